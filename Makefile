@@ -1,0 +1,66 @@
+# Two commands: `make run` serves the app on its embedded defaults, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: run test install install-dev browser translations migrate bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed translations
+
+install-dev: $(VENV)/.installed-dev translations browser
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+translations: | $(BIN)/python
+	@$(BIN)/pybabel compile --use-fuzzy -d scheduler/translations >/dev/null
+
+migrate: install
+	$(FLASK) db upgrade
+
+run: migrate
+	$(FLASK) demo-data --if-empty
+	@echo ""
+	@echo "  Serwis działa pod adresem / the service runs at: http://$(HOST):$(PORT)"
+	@echo "  Organizator demo / demo organiser: organizator@rops.rzeszow.local / demo-haslo-2019"
+	@echo "  Administrator demo / demo admin:   admin@liderzy-kooperacji.local / demo-haslo-2019"
+	@echo ""
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Runs on SQLite always and on PostgreSQL too when the local server answers
+# (REQUIRE_POSTGRES=1, as in CI, makes a missing PostgreSQL an error).
+test: install-dev
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "PostgreSQL reachable: the suite runs on SQLite and PostgreSQL"; \
+	  TEST_DATABASE_URL='$(PG_TEST_URL)' $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	elif [ "$$REQUIRE_POSTGRES" = 1 ]; then \
+	  echo "PostgreSQL at $(PG_TEST_URL) is required but not reachable" >&2; exit 1; \
+	else \
+	  echo "PostgreSQL not reachable: the suite runs on SQLite only"; \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	fi
+
+bench: install-dev
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) instance

@@ -1,0 +1,119 @@
+"""Configuration classes; the only place where settings are read.
+
+Every value can be overridden from the environment. `make run` uses the
+embedded defaults (SQLite in ./instance, no SMTP), production sets at least
+SECRET_KEY and DATABASE_URL.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int | None) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _database_url(default: str) -> str:
+    url = os.environ.get("DATABASE_URL", default)
+    # psycopg 3 is the driver we ship; accept the common short URL forms too.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = _database_url(f"sqlite:///{BASE_DIR / 'instance' / 'scheduler.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # SQLite waits this long for the write lock before giving up (seconds).
+    SQLITE_BUSY_TIMEOUT = _int("SQLITE_BUSY_TIMEOUT", 30)
+
+    # Public address used in links inside e-mails and calendar objects.
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Europe/Warsaw")
+
+    BABEL_DEFAULT_LOCALE = "pl"
+    BABEL_DEFAULT_TIMEZONE = DEFAULT_TIMEZONE
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "scheduler" / "translations")
+    LANGUAGES = ("pl", "en")
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None  # forms stay valid as long as the session does
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    # Limits on what a declarant may send.
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+    MAX_SCAN_BYTES = _int("MAX_SCAN_BYTES", 10 * 1024 * 1024)
+    MAX_PARTICIPANTS_PER_DECLARATION = _int("MAX_PARTICIPANTS_PER_DECLARATION", 50)
+    MAX_INVITATIONS_PER_IMPORT = _int("MAX_INVITATIONS_PER_IMPORT", 2000)
+
+    API_TOKEN_LIFETIME = timedelta(days=_int("API_TOKEN_LIFETIME_DAYS", 30) or 30)
+
+    # E-mail. Without MAIL_SERVER messages stay in the outbox, visible in the mail log.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Liderzy kooperacji <noreply@liderzy-kooperacji.local>")
+    MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 15)
+    MAIL_MESSAGE_ID_DOMAIN = os.environ.get("MAIL_MESSAGE_ID_DOMAIN", "liderzy-kooperacji.local")
+    MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 6)
+    MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 50)
+
+    # The clock (APScheduler) that ticks the outbox dispatcher and reminder planner.
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
+    SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 30)
+
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+
+    FUNDING_FOOTER = (
+        "Projekt „Liderzy kooperacji” realizowany w ramach Programu Operacyjnego Wiedza, Edukacja, Rozwój "
+        "finansowanego ze środków Europejskiego Funduszu Społecznego na lata 2014-2020, "
+        "Działanie 2.5 „Skuteczna pomoc społeczna”."
+    )
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = _database_url("sqlite://")
+    WTF_CSRF_ENABLED = False
+    SCHEDULER_ENABLED = False
+    RATELIMIT_ENABLED = False
+    MAIL_SERVER = None
+    BASE_URL = "http://localhost"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", False)
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,97 @@
+"""Meeting logistics for the 'Liderzy kooperacji' project."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, has_request_context, request, session
+from flask_babel import get_locale
+
+from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = request.args.get("lang")
+    if chosen in languages:
+        session["lang"] = chosen
+        return chosen
+    return session.get("lang") if session.get("lang") in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application; `test_config` overrides the environment's configuration."""
+    from config import CONFIGS
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(ROOT / "instance"))
+    env = os.environ.get("APP_ENV", "test" if test_config is not None else "development")
+    app.config.from_object(CONFIGS[env])
+    if test_config:
+        app.config.update(test_config)
+    if env == "production" and app.config["SECRET_KEY"] in (None, "", "dev-only-not-secret"):
+        raise RuntimeError("SECRET_KEY must be set in production (APP_ENV=production).")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    mail.init_app(app)
+    limiter.init_app(app)
+
+    from . import models  # noqa: F401  (registers every table)
+    from .database import configure_sqlite
+
+    with app.app_context():
+        configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT"])
+
+    from .errors import register_error_handlers
+    from .web.filters import register_template_helpers
+
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+    from .api.views import bp as api_bp
+    from .auth.cli import cli as auth_cli
+    from .auth.views import bp as auth_bp
+    from .calendar.views import bp as calendar_bp
+    from .demo import cli as demo_cli
+    from .events.views import bp as events_bp
+    from .invitations.views import bp as invitations_bp
+    from .notifications.views import bp as notifications_bp
+    from .registration.views import bp as registration_bp
+    from .web.views import bp as web_bp
+
+    for blueprint in (web_bp, auth_bp, auth_cli, demo_cli, events_bp, invitations_bp, registration_bp,
+                      calendar_bp, notifications_bp):
+        app.register_blueprint(blueprint)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        from .auth.models import User
+
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+        return response
+
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+    return app

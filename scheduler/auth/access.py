@@ -1,0 +1,27 @@
+"""Who may manage what: one rule, used by web views, API routes and downloads."""
+from __future__ import annotations
+
+from sqlalchemy import Select
+
+from ..errors import Forbidden
+from ..events.models import Event
+from .models import User
+
+
+def can_manage(user: User | None, event: Event) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.is_admin or user.organisation_id == event.organisation_id
+
+
+def require_manage(user: User | None, event: Event) -> Event:
+    if not can_manage(user, event):
+        raise Forbidden()
+    return event
+
+
+def visible_events(stmt: Select, user: User) -> Select:
+    """Limit a query over events to those the user may manage."""
+    if user.is_admin:
+        return stmt
+    return stmt.where(Event.organisation_id == user.organisation_id)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import UTCDateTime, utcnow
+from ..events.models import Event
+from ..extensions import db
+
+
+class Invitation(db.Model):
+    """An institution invited to a meeting, reached through its personal link."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("event_id", "email", "institution", name="uq_invitations_event_email_institution"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    institution: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5), default="pl")
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[Event] = relationship()
+    registration = relationship("Registration", back_populates="invitation", uselist=False)
+
+    @property
+    def status(self) -> str:
+        """What the organiser sees: revoked, declined, declared, opened, sent or new."""
+        if self.revoked_at:
+            return "revoked"
+        if self.declined_at:
+            return "declined"
+        if self.registration is not None and self.registration.status != "withdrawn":
+            return "declared"
+        if self.opened_at:
+            return "opened"
+        if self.sent_at:
+            return "sent"
+        return "new"

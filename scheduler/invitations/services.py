@@ -1,0 +1,163 @@
+"""Invitations: adding invitees one by one or from a CSV list, and their personal links."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ..auth.access import require_manage
+from ..auth.models import User
+from ..database import utcnow
+from ..errors import InvalidState, NotFound, ValidationFailed
+from ..events.models import Event, InstitutionCategory
+from ..extensions import db
+from ..tokens import new_token
+from ..validation import clean_email, clean_text
+from .models import Invitation
+
+# Headers people put in spreadsheets, Polish and English, mapped to our fields.
+CSV_HEADERS = {
+    "institution": "institution", "instytucja": "institution", "nazwa": "institution", "name": "institution",
+    "category": "category", "kategoria": "category", "typ": "category",
+    "email": "email", "e-mail": "email", "adres e-mail": "email", "mail": "email",
+    "language": "language", "język": "language", "jezyk": "language",
+}
+CATEGORY_ALIASES = {
+    "starostwo": "powiat", "pcpr": "powiat", "ops": "gmina", "gops": "gmina", "urząd gminy": "gmina",
+    "województwo": "voivodeship", "wojewodztwo": "voivodeship", "sąd": "court", "sad": "court",
+    "policja": "police", "oświata": "education", "kuratorium": "education", "zdrowie": "health",
+    "urząd pracy": "labour", "organizacja pozarządowa": "ngo", "inna": "other", "inne": "other",
+}
+
+
+def personal_url(invitation: Invitation) -> str:
+    return current_app.config["BASE_URL"] + url_for("registration.invitation_page", token=invitation.token)
+
+
+def list_invitations(event: Event) -> list[Invitation]:
+    stmt = select(Invitation).where(Invitation.event_id == event.id).order_by(Invitation.institution, Invitation.id)
+    return list(db.session.execute(stmt).scalars())
+
+
+def _clean_row(row: dict, prefix: str, errors: dict) -> dict:
+    c = Invitation.__table__.c
+    category = str(row.get("category") or "").strip().lower()
+    category = CATEGORY_ALIASES.get(category, category)
+    if category not in {k.value for k in InstitutionCategory}:
+        errors[f"{prefix}category"] = _l("Unknown institution category.")
+    language = str(row.get("language") or "pl").strip().lower() or "pl"
+    if language not in current_app.config["LANGUAGES"]:
+        errors[f"{prefix}language"] = _l("Language must be pl or en.")
+    return {
+        "institution": clean_text(row.get("institution"), column=c.institution, required=True,
+                                  field=f"{prefix}institution", errors=errors),
+        "category": category,
+        "email": clean_email(row.get("email"), field=f"{prefix}email", errors=errors),
+        "language": language,
+    }
+
+
+def add_invitations(user: User, event: Event, rows: list[dict]) -> tuple[list[Invitation], list[dict]]:
+    """Invite institutions; all rows are added or, if any is wrong, none.
+
+    Returns the new invitations and the rows skipped because the same
+    institution and e-mail were already invited.
+    """
+    require_manage(user, event)
+    if event.is_cancelled:
+        raise InvalidState(_l("A cancelled meeting cannot get new invitations."))
+    if not rows:
+        raise ValidationFailed(fields={"invitations": _l("Add at least one invitee.")})
+    limit = current_app.config["MAX_INVITATIONS_PER_IMPORT"]
+    if len(rows) > limit:
+        raise ValidationFailed(fields={"invitations": _l("At most %(limit)d invitations at once.", limit=limit)})
+    errors: dict = {}
+    cleaned = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            errors[f"{index}"] = _l("Each invitation needs institution, category and e-mail.")
+            continue
+        unknown = set(row) - {"institution", "category", "email", "language"}
+        if unknown:
+            errors[f"{index}.{sorted(unknown)[0]}"] = _l("Unknown field.")
+            continue
+        cleaned.append(_clean_row(row, f"{index}.", errors))
+    if errors:
+        raise ValidationFailed(fields=errors)
+    existing = {
+        (email.lower(), institution.lower())
+        for email, institution in db.session.execute(
+            select(func.lower(Invitation.email), func.lower(Invitation.institution)).where(Invitation.event_id == event.id))
+    }
+    created, skipped = [], []
+    for row in cleaned:
+        key = (row["email"].lower(), row["institution"].lower())
+        if key in existing:
+            skipped.append(row)
+            continue
+        existing.add(key)
+        invitation = Invitation(event_id=event.id, token=new_token(), **row)
+        db.session.add(invitation)
+        created.append(invitation)
+    db.session.commit()
+    return created, skipped
+
+
+def parse_csv(text: str) -> list[dict]:
+    """Read a pasted or uploaded list: a header row, then institution, category, e-mail.
+
+    Accepts comma, semicolon (Polish Excel) or tab separators. Raises
+    ValidationFailed naming the line when the list cannot be read.
+    """
+    text = (text or "").lstrip("\ufeff").strip()
+    if not text:
+        raise ValidationFailed(fields={"csv": _l("The list is empty.")})
+    try:
+        dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=";,\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    lines = [row for row in reader if any(cell.strip() for cell in row)]
+    header = [cell.strip().lower() for cell in lines[0]]
+    has_header = all(h in CSV_HEADERS for h in header if h)
+    if has_header:
+        columns = [CSV_HEADERS.get(h) for h in header]
+        lines = lines[1:]
+    else:
+        columns = ["institution", "category", "email", "language"]
+    if not {"institution", "category", "email"} <= set(columns):
+        raise ValidationFailed(fields={"csv": _l("The first line must name the columns: institution, category, e-mail.")})
+    rows = []
+    for number, cells in enumerate(lines, start=2 if has_header else 1):
+        if len(cells) > len(columns):
+            raise ValidationFailed(fields={"csv": _l("Line %(line)d has too many columns.", line=number)})
+        rows.append({col: cell for col, cell in zip(columns, cells) if col})
+    return rows
+
+
+def decode_upload(data: bytes) -> str:
+    """Spreadsheets saved on Polish Windows are often CP1250, not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1250", errors="replace")
+
+
+def revoke_invitation(user: User, invitation: Invitation) -> Invitation:
+    """Turn off a personal link; a declaration already made through it stays."""
+    require_manage(user, invitation.event)
+    if invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+        db.session.commit()
+    return invitation
+
+
+def get_managed_invitation(user: User, invitation_id: int) -> Invitation:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None:
+        raise NotFound()
+    require_manage(user, invitation.event)
+    return invitation

@@ -1,0 +1,499 @@
+"""Declarations of participation: the one place that decides who gets a seat.
+
+Every path that can change who holds a seat (declaring, changing, withdrawing,
+accepting, rejecting, changing capacity) runs under `lock_event`, so two
+requests can never both take the last seat.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import filetype
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from ..auth.access import require_manage
+from ..auth.models import User
+from ..database import utcnow
+from ..errors import (AlreadyDeclared, DeadlinePassed, DeclarationsClosed, EventFull, Forbidden, InvalidState,
+                      NotFound, ValidationFailed)
+from ..events.models import Event, InstitutionCategory
+from ..events.services import declarations_open
+from ..extensions import db
+from ..invitations.models import Invitation
+from ..notifications import hooks
+from ..tokens import looks_like_token, new_token
+from ..validation import clean_email, clean_text
+from .models import ACTIVE_STATUSES, Channel, Participant, Registration, RegistrationStatus, Scan
+
+CONFIRMED = RegistrationStatus.CONFIRMED.value
+WAITLISTED = RegistrationStatus.WAITLISTED.value
+PENDING = RegistrationStatus.PENDING.value
+REJECTED = RegistrationStatus.REJECTED.value
+WITHDRAWN = RegistrationStatus.WITHDRAWN.value
+
+SCAN_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+
+
+@dataclass
+class UploadedScan:
+    filename: str
+    data: bytes
+
+
+@dataclass
+class Occupancy:
+    """Confirmed seats and institutions per category of one meeting."""
+
+    seats: int = 0
+    institutions: dict[str, int] = field(default_factory=dict)
+
+    def fits(self, event: Event, seats: int, category: str) -> bool:
+        if event.capacity is not None and self.seats + seats > event.capacity:
+            return False
+        quota = (event.quotas or {}).get(category)
+        if quota is not None and self.institutions.get(category, 0) + 1 > quota:
+            return False
+        return True
+
+    def take(self, seats: int, category: str) -> None:
+        self.seats += seats
+        self.institutions[category] = self.institutions.get(category, 0) + 1
+
+    def release(self, seats: int, category: str) -> None:
+        self.seats -= seats
+        self.institutions[category] = self.institutions.get(category, 0) - 1
+
+
+def lock_event(event_id: int) -> Event:
+    """Take the meeting's write lock for the rest of the transaction.
+
+    PostgreSQL: a row lock on the event (SELECT … FOR UPDATE). SQLite: every
+    transaction already began with BEGIN IMMEDIATE (see database.py), which
+    holds the database write lock; FOR UPDATE is a no-op there.
+    """
+    stmt = (select(Event).where(Event.id == event_id).with_for_update()
+            .execution_options(populate_existing=True))
+    event = db.session.execute(stmt).scalar_one_or_none()
+    if event is None:
+        raise NotFound()
+    return event
+
+
+def occupancy(event: Event) -> Occupancy:
+    seats = db.session.execute(
+        select(func.count(Participant.id)).join(Registration)
+        .where(Registration.event_id == event.id, Registration.status == CONFIRMED)
+    ).scalar_one()
+    rows = db.session.execute(
+        select(Registration.category, func.count(Registration.id))
+        .where(Registration.event_id == event.id, Registration.status == CONFIRMED)
+        .group_by(Registration.category)
+    ).all()
+    return Occupancy(seats=seats, institutions={category: count for category, count in rows})
+
+
+def _waiting_list(event: Event) -> list[Registration]:
+    stmt = (select(Registration).where(Registration.event_id == event.id, Registration.status == WAITLISTED)
+            .order_by(Registration.queued_at, Registration.id))
+    return list(db.session.execute(stmt).scalars())
+
+
+def promote_waiting_list(event: Event) -> list[Registration]:
+    """Confirm waiting declarations in the order they came, as far as seats and quotas allow.
+
+    One that does not fit keeps its place and does not block smaller ones
+    behind it. The caller holds the event lock and commits.
+    """
+    taken = occupancy(event)
+    promoted = []
+    for registration in _waiting_list(event):
+        if taken.fits(event, registration.seats, registration.category):
+            taken.take(registration.seats, registration.category)
+            registration.status = CONFIRMED
+            registration.decided_at = registration.updated_at = utcnow()
+            promoted.append(registration)
+    db.session.flush()
+    return promoted
+
+
+def _place(event: Event, registration: Registration, taken: Occupancy) -> str:
+    if taken.fits(event, registration.seats, registration.category):
+        taken.take(registration.seats, registration.category)
+        return CONFIRMED
+    return WAITLISTED
+
+
+# --- input -------------------------------------------------------------------
+
+def _seat_limit(event: Event) -> int:
+    limit = current_app.config["MAX_PARTICIPANTS_PER_DECLARATION"]
+    if event.seats_per_institution:
+        limit = min(limit, event.seats_per_institution)
+    return limit
+
+
+def clean_scan(scan: UploadedScan | None, errors: dict) -> Scan | None:
+    """Accept a PDF, JPEG or PNG, judged by its content, not its name."""
+    if scan is None or not scan.data:
+        return None
+    if len(scan.data) > current_app.config["MAX_SCAN_BYTES"]:
+        errors["scan"] = _l("The file is too large: at most %(mb)d MB.",
+                            mb=current_app.config["MAX_SCAN_BYTES"] // (1024 * 1024))
+        return None
+    kind = filetype.guess(scan.data)
+    if kind is None or kind.mime not in SCAN_TYPES:
+        errors["scan"] = _l("Upload the signed declaration as PDF, JPEG or PNG.")
+        return None
+    stem = "".join(ch for ch in (scan.filename or "skan").rsplit(".", 1)[0] if ch.isalnum() or ch in "-_ ")[:100]
+    filename = f"{stem.strip() or 'skan'}.{SCAN_TYPES[kind.mime]}"
+    return Scan(filename=filename, content_type=kind.mime, size=len(scan.data), data=scan.data)
+
+
+def clean_declaration(event: Event, data: dict, *, require_consents: bool = True) -> dict:
+    """Check a declaration's fields against the meeting's rules; raise ValidationFailed with messages per field."""
+    known = {"institution", "category", "contact_name", "email", "phone", "participants", "consents", "scan",
+             "language", "notes"}
+    unknown = set(data) - known
+    if unknown:
+        raise ValidationFailed(fields={name: _l("Unknown field.") for name in sorted(unknown)})
+    errors: dict = {}
+    c = Registration.__table__.c
+    out = {
+        "institution": clean_text(data.get("institution"), column=c.institution, required=True,
+                                  field="institution", errors=errors),
+        "contact_name": clean_text(data.get("contact_name"), column=c.contact_name, required=True,
+                                   field="contact_name", errors=errors),
+        "email": clean_email(data.get("email"), field="email", errors=errors),
+        "phone": clean_text(data.get("phone"), column=c.phone, field="phone", errors=errors),
+        "notes": clean_text(data.get("notes"), max_length=2000, multiline=True, field="notes", errors=errors),
+        "language": data.get("language") if data.get("language") in current_app.config["LANGUAGES"] else "pl",
+    }
+    category = data.get("category")
+    if category not in {c.value for c in InstitutionCategory}:
+        errors["category"] = _l("Choose the category of the institution.")
+    out["category"] = category
+
+    participants = data.get("participants")
+    cleaned_people = []
+    if not isinstance(participants, list) or not participants:
+        errors["participants"] = _l("Name at least one participant.")
+    elif len(participants) > _seat_limit(event):
+        errors["participants"] = _l("At most %(limit)d participants per institution.", limit=_seat_limit(event))
+    else:
+        pc = Participant.__table__.c
+        for index, person in enumerate(participants):
+            if not isinstance(person, dict):
+                errors[f"participants.{index}"] = _l("Each participant needs a name.")
+                continue
+            unknown_keys = set(person) - {"name", "position", "needs"}
+            if unknown_keys:
+                errors[f"participants.{index}"] = _l("Unknown field.")
+                continue
+            cleaned_people.append({
+                "name": clean_text(person.get("name"), column=pc.name, required=True,
+                                   field=f"participants.{index}.name", errors=errors),
+                "position": clean_text(person.get("position"), column=pc.position,
+                                       field=f"participants.{index}.position", errors=errors),
+                "needs": clean_text(person.get("needs"), column=pc.needs, multiline=True,
+                                    field=f"participants.{index}.needs", errors=errors),
+            })
+    out["participants"] = cleaned_people
+
+    consents = data.get("consents") or {}
+    if not isinstance(consents, dict):
+        consents = {}
+    rodo = consents.get("rodo") is True
+    accepted = consents.get("statements") or []
+    if not isinstance(accepted, list):
+        accepted = []
+    accepted = [item is True for item in accepted][: len(event.statements)]
+    accepted += [False] * (len(event.statements) - len(accepted))
+    if require_consents:
+        if not rodo:
+            errors["consents.rodo"] = _l("Consent to the processing of personal data is required to take part.")
+        for index, ok in enumerate(accepted):
+            if not ok:
+                errors[f"consents.statements.{index}"] = _l("This statement must be accepted.")
+    out["consent_rodo"] = rodo
+    out["statements_accepted"] = accepted
+    out["scan"] = clean_scan(data.get("scan"), errors)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return out
+
+
+# --- lookups -----------------------------------------------------------------
+
+def find_invitation(token: str | None) -> Invitation:
+    """The invitation behind a personal link; unknown, malformed or revoked tokens are all 'not found'."""
+    if not looks_like_token(token):
+        raise NotFound()
+    invitation = db.session.execute(select(Invitation).where(Invitation.token == token)).scalar_one_or_none()
+    if invitation is None or invitation.revoked_at is not None:
+        raise NotFound()
+    return invitation
+
+
+def find_registration(manage_token: str | None) -> Registration:
+    if not looks_like_token(manage_token):
+        raise NotFound()
+    registration = db.session.execute(
+        select(Registration).where(Registration.manage_token == manage_token)).scalar_one_or_none()
+    if registration is None:
+        raise NotFound()
+    return registration
+
+
+def _find_by_idempotency_key(event: Event, key: str | None) -> Registration | None:
+    if not key:
+        return None
+    return db.session.execute(select(Registration).where(
+        Registration.event_id == event.id, Registration.idempotency_key == key)).scalar_one_or_none()
+
+
+# --- declaring ---------------------------------------------------------------
+
+def _apply(registration: Registration, values: dict) -> None:
+    for name in ("institution", "category", "contact_name", "email", "phone", "notes", "language",
+                 "consent_rodo", "statements_accepted"):
+        setattr(registration, name, values[name])
+    registration.participants = [Participant(ordinal=i, **person) for i, person in enumerate(values["participants"])]
+    if values.get("scan") is not None:
+        registration.scan = values["scan"]
+
+
+def declare(event_id: int, data: dict, *, invitation_token: str | None = None, idempotency_key: str | None = None,
+            now: datetime | None = None) -> Registration:
+    """Declare participation online, through a personal link or the public form of an open meeting.
+
+    The declaration is confirmed if seats and the category quota allow,
+    waitlisted if not, or pending in a moderated meeting. Raises
+    DeadlinePassed after the declaration deadline, AlreadyDeclared for a
+    second declaration on one invitation, NotFound for a bad link.
+    """
+    now = now or utcnow()
+    invitation = find_invitation(invitation_token) if invitation_token is not None else None
+    if invitation is not None and invitation.event_id != event_id:
+        raise NotFound()
+    event = lock_event(event_id)
+    repeated = _find_by_idempotency_key(event, idempotency_key)
+    if repeated is not None:
+        return repeated
+    if not event.is_published:
+        raise DeclarationsClosed(_l("This meeting is not open for declarations."))
+    if not declarations_open(event, now):
+        raise DeadlinePassed()
+    if invitation is None and event.invite_only:
+        raise Forbidden(_l("Participation in this meeting is by invitation only. Use the personal link from your invitation."))
+    values = clean_declaration(event, data)
+    if event.scan_required and values["scan"] is None:
+        raise ValidationFailed(fields={"scan": _l("Attach the signed declaration (PDF, JPEG or PNG).")})
+    return _create_or_reopen(event, invitation, values, channel=Channel.ONLINE.value, counted_at=now,
+                             idempotency_key=idempotency_key, now=now, entered_by=None)
+
+
+def enter_declaration(user: User, event_id: int, data: dict, *, channel: str, counted_at: datetime,
+                      invitation_id: int | None = None, now: datetime | None = None) -> Registration:
+    """The organiser enters a declaration that came by post or as an e-mailed scan.
+
+    Allowed after the deadline as long as the date that counts (postmark or
+    sending date) is on or before it.
+    """
+    now = now or utcnow()
+    event = lock_event(event_id)
+    require_manage(user, event)
+    if channel not in {Channel.POST.value, Channel.EMAIL_SCAN.value}:
+        raise ValidationFailed(fields={"channel": _l("Choose how the declaration came: by post or as a scan by e-mail.")})
+    if counted_at is None or counted_at.tzinfo is None:
+        raise ValidationFailed(fields={"counted_at": _l("Give the date that counts (postmark or sending date).")})
+    if counted_at > now:
+        raise ValidationFailed(fields={"counted_at": _l("The date that counts cannot be in the future.")})
+    if counted_at > event.declaration_deadline:
+        raise DeadlinePassed(_l("The date that counts is after the declaration deadline."))
+    if event.is_cancelled:
+        raise DeclarationsClosed(_l("The meeting is cancelled."))
+    invitation = None
+    if invitation_id is not None:
+        invitation = db.session.get(Invitation, invitation_id)
+        if invitation is None or invitation.event_id != event.id:
+            raise NotFound()
+    # The signed paper carries the consents; the organiser's entry records it.
+    values = clean_declaration(event, data, require_consents=False)
+    return _create_or_reopen(event, invitation, values, channel=channel, counted_at=counted_at,
+                             idempotency_key=None, now=now, entered_by=user)
+
+
+def _create_or_reopen(event: Event, invitation: Invitation | None, values: dict, *, channel: str,
+                      counted_at: datetime, idempotency_key: str | None, now: datetime,
+                      entered_by: User | None) -> Registration:
+    registration = invitation.registration if invitation is not None else None
+    if registration is not None and registration.status != WITHDRAWN:
+        raise AlreadyDeclared()
+    if invitation is None and entered_by is None:
+        duplicate = db.session.execute(select(Registration.id).where(
+            Registration.event_id == event.id, Registration.status.in_(ACTIVE_STATUSES),
+            func.lower(Registration.email) == values["email"].lower(),
+            func.lower(Registration.institution) == values["institution"].lower(),
+        )).first()
+        if duplicate is not None:
+            raise AlreadyDeclared(_l("This institution has already declared participation with this e-mail address."))
+    # Count seats before the new declaration joins the session, so it is not counted itself.
+    taken = occupancy(event)
+    if registration is None:
+        registration = Registration(event=event, invitation=invitation, manage_token=new_token(), created_at=now)
+        db.session.add(registration)
+    _apply(registration, values)
+    registration.channel = channel
+    registration.counted_at = counted_at
+    registration.queued_at = counted_at if entered_by is not None else now
+    registration.idempotency_key = idempotency_key
+    registration.entered_by_id = entered_by.id if entered_by is not None else None
+    registration.withdrawn_at = None
+    registration.updated_at = now
+    if event.moderated:
+        registration.status = PENDING
+    else:
+        registration.status = _place(event, registration, taken)
+        registration.decided_at = now
+    if invitation is not None:
+        invitation.answered_at = now
+        invitation.declined_at = None
+    db.session.flush()
+    hooks.registration_created(registration)
+    db.session.commit()
+    return registration
+
+
+def update_declaration(manage_token: str, data: dict, *, now: datetime | None = None) -> Registration:
+    """Change a declaration through its manage link, until the deadline.
+
+    A confirmed declaration may add participants only if seats are free;
+    fewer participants free seats for the waiting list.
+    """
+    now = now or utcnow()
+    registration = find_registration(manage_token)
+    event = lock_event(registration.event_id)
+    db.session.refresh(registration)
+    if registration.status in (WITHDRAWN, REJECTED):
+        raise InvalidState(_l("This declaration was withdrawn or rejected and cannot be changed."))
+    if not declarations_open(event, now):
+        raise DeadlinePassed(_l("The declaration deadline has passed; changes are no longer possible. Please contact the organiser."))
+    values = clean_declaration(event, {**_as_input(registration), **data})
+    if event.scan_required and values["scan"] is None and registration.scan is None:
+        raise ValidationFailed(fields={"scan": _l("Attach the signed declaration (PDF, JPEG or PNG).")})
+    if registration.status == CONFIRMED:
+        taken = occupancy(event)
+        taken.release(registration.seats, registration.category)
+        if not taken.fits(event, len(values["participants"]), values["category"]):
+            raise EventFull(_l("There are not enough free seats for more participants. Your declaration was not changed."))
+    _apply(registration, values)
+    registration.updated_at = now
+    db.session.flush()
+    previous = registration.status
+    promoted = promote_waiting_list(event)
+    hooks.registration_updated(registration)
+    _announce(registration, previous, promoted)
+    db.session.commit()
+    return registration
+
+
+def _as_input(registration: Registration) -> dict:
+    return {
+        "institution": registration.institution, "category": registration.category,
+        "contact_name": registration.contact_name, "email": registration.email, "phone": registration.phone,
+        "notes": registration.notes, "language": registration.language,
+        "participants": [{"name": p.name, "position": p.position, "needs": p.needs} for p in registration.participants],
+        "consents": {"rodo": registration.consent_rodo, "statements": list(registration.statements_accepted or [])},
+    }
+
+
+def _announce(changed: Registration | None, previous: str | None, promoted: list[Registration]) -> None:
+    if changed is not None and previous is not None and changed.status != previous:
+        hooks.registration_status_changed(changed, previous)
+    for registration in promoted:
+        if registration is not changed:
+            hooks.registration_status_changed(registration, WAITLISTED)
+
+
+def withdraw(manage_token: str, *, now: datetime | None = None) -> Registration:
+    """Withdraw through the manage link until the deadline; the freed seats go to the waiting list."""
+    now = now or utcnow()
+    registration = find_registration(manage_token)
+    event = lock_event(registration.event_id)
+    db.session.refresh(registration)
+    if registration.status == WITHDRAWN:
+        return registration
+    if not declarations_open(event, now):
+        raise DeadlinePassed(_l("The declaration deadline has passed; please contact the organiser to withdraw."))
+    return _withdraw(event, registration, now)
+
+
+def withdraw_by_organiser(user: User, registration: Registration, *, now: datetime | None = None) -> Registration:
+    now = now or utcnow()
+    event = lock_event(registration.event_id)
+    require_manage(user, event)
+    db.session.refresh(registration)
+    if registration.status == WITHDRAWN:
+        return registration
+    return _withdraw(event, registration, now)
+
+
+def _withdraw(event: Event, registration: Registration, now: datetime) -> Registration:
+    previous = registration.status
+    registration.status = WITHDRAWN
+    registration.withdrawn_at = registration.updated_at = now
+    if registration.invitation is not None:
+        registration.invitation.answered_at = now
+    db.session.flush()
+    promoted = promote_waiting_list(event)
+    _announce(registration, previous, promoted)
+    db.session.commit()
+    return registration
+
+
+def decide(user: User, registration: Registration, accept: bool, *, now: datetime | None = None) -> Registration:
+    """The organiser accepts (seat if free, else waiting list) or rejects a declaration."""
+    now = now or utcnow()
+    event = lock_event(registration.event_id)
+    require_manage(user, event)
+    db.session.refresh(registration)
+    previous = registration.status
+    if accept:
+        if previous not in (PENDING, REJECTED):
+            raise InvalidState(_l("Only a declaration awaiting approval or a rejected one can be accepted."))
+        registration.queued_at = now if previous == REJECTED else registration.queued_at
+        registration.status = _place(event, registration, occupancy(event))
+        promoted = []
+    else:
+        if previous not in ACTIVE_STATUSES:
+            raise InvalidState(_l("This declaration cannot be rejected any more."))
+        registration.status = REJECTED
+        db.session.flush()
+        promoted = promote_waiting_list(event)
+    registration.decided_at = registration.updated_at = now
+    _announce(registration, previous, promoted)
+    db.session.commit()
+    return registration
+
+
+def decline_invitation(token: str, *, now: datetime | None = None) -> Invitation:
+    """The invitee says it will not come; it gets no reminders and may still change its mind until the deadline."""
+    now = now or utcnow()
+    invitation = find_invitation(token)
+    event = lock_event(invitation.event_id)
+    if invitation.registration is not None and invitation.registration.is_active:
+        raise AlreadyDeclared(_l("You have already declared participation; use the manage link to withdraw."))
+    if not declarations_open(event, now):
+        raise DeadlinePassed()
+    invitation.declined_at = invitation.answered_at = now
+    db.session.commit()
+    return invitation
+
+
+def mark_opened(invitation: Invitation, *, now: datetime | None = None) -> None:
+    if invitation.opened_at is None:
+        invitation.opened_at = now or utcnow()
+        db.session.commit()

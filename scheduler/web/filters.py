@@ -1,0 +1,49 @@
+"""Template helpers: dates in the meeting's zone and the reader's language."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel.dates import format_datetime, format_date, format_time
+from flask import Flask
+from flask_babel import get_locale
+
+from ..timeutil import zone
+
+
+def local_datetime(moment: datetime | None, tzname: str = "Europe/Warsaw", style: str = "medium") -> str:
+    if moment is None:
+        return ""
+    return format_datetime(moment, format=style, tzinfo=zone(tzname), locale=str(get_locale()))
+
+
+def local_date(moment: datetime | None, tzname: str = "Europe/Warsaw", style: str = "long") -> str:
+    if moment is None:
+        return ""
+    return format_date(moment.astimezone(zone(tzname)), format=style, locale=str(get_locale()))
+
+
+def local_time(moment: datetime | None, tzname: str = "Europe/Warsaw") -> str:
+    if moment is None:
+        return ""
+    return format_time(moment, format="HH:mm", tzinfo=zone(tzname), locale=str(get_locale()))
+
+
+def event_when(event) -> str:
+    """'17 kwietnia 2019, 09:00–15:00' or, over several days, both dates with times."""
+    start = event.starts_at.astimezone(zone(event.timezone))
+    end = event.ends_at.astimezone(zone(event.timezone))
+    if start.date() == end.date():
+        return f"{local_date(event.starts_at, event.timezone)}, {local_time(event.starts_at, event.timezone)}–{local_time(event.ends_at, event.timezone)}"
+    return (f"{local_date(event.starts_at, event.timezone)} {local_time(event.starts_at, event.timezone)} – "
+            f"{local_date(event.ends_at, event.timezone)} {local_time(event.ends_at, event.timezone)}")
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["event_when"] = event_when
+
+    @app.context_processor
+    def _footer():
+        return {"funding_footer": app.config["FUNDING_FOOTER"], "languages": app.config["LANGUAGES"]}
