@@ -81,6 +81,8 @@ class Config:
     # The clock (APScheduler) that ticks the outbox dispatcher and reminder planner.
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 30)
+    # A reminder whose moment passed longer ago than this (downtime) is skipped and logged, not sent late.
+    REMINDER_GRACE = timedelta(minutes=_int("REMINDER_GRACE_MINUTES", 360) or 360)
 
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

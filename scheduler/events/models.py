@@ -85,6 +85,9 @@ CATEGORY_LABELS = {
 }
 
 
+DEFAULT_REMINDERS = {"before_deadline": ["P3D", "P1D"], "before_meeting": ["P1D"]}
+
+
 class Event(db.Model):
     """A meeting: one or more days at one venue, with its rules for declarations."""
 
@@ -124,6 +127,10 @@ class Event(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ISO 8601 offsets: {"before_deadline": ["P3D", "P1D"], "before_meeting": ["P1D"]}; see notifications/reminders.py.
+    reminders: Mapped[dict] = mapped_column(JSON, default=lambda: dict(DEFAULT_REMINDERS))
+    # Reminders the organiser chose not to send, as "kind:offset" keys.
+    skipped_reminders: Mapped[list] = mapped_column(JSON, default=list)
 
     organisation: Mapped[Organisation] = relationship()
     created_by: Mapped[User | None] = relationship()

@@ -17,6 +17,7 @@ from ..auth.models import User
 from ..database import utcnow
 from ..errors import InvalidState, NotFound, ValidationFailed
 from ..extensions import db
+from ..notifications.reminders import clean_reminders
 from ..timeutil import LocalTimeError, is_valid_zone, localize
 from ..validation import clean_email, clean_int, clean_text
 from .models import Event, EventKind, EventStatus, InstitutionCategory
@@ -24,7 +25,7 @@ from .models import Event, EventKind, EventStatus, InstitutionCategory
 EDITABLE_FIELDS = (
     "title", "kind", "description", "starts_at", "ends_at", "timezone", "venue", "address", "room",
     "reference", "contact_name", "contact_email", "contact_phone", "capacity", "seats_per_institution",
-    "quotas", "declaration_deadline", "invite_only", "moderated", "statements", "scan_required",
+    "quotas", "declaration_deadline", "invite_only", "moderated", "statements", "scan_required", "reminders",
 )
 # A change to these moves the meeting in people's calendars.
 SIGNIFICANT_FIELDS = ("starts_at", "ends_at", "timezone", "venue", "address", "room")
@@ -69,7 +70,7 @@ def _current_values(event: Event | None) -> dict:
             "kind": EventKind.OTHER.value, "description": "", "timezone": current_app.config["DEFAULT_TIMEZONE"],
             "venue": "", "address": "", "room": "", "reference": "", "contact_name": "", "contact_email": "",
             "contact_phone": "", "capacity": None, "seats_per_institution": None, "quotas": {},
-            "invite_only": True, "moderated": False, "statements": [], "scan_required": False,
+            "invite_only": True, "moderated": False, "statements": [], "scan_required": False, "reminders": None,
         }
     return {name: getattr(event, name) for name in EDITABLE_FIELDS}
 
@@ -170,6 +171,7 @@ def validate_event_data(changes: dict, event: Event | None = None) -> dict:
         errors["seats_per_institution"] = _l("Cannot be more than the capacity.")
     out["quotas"] = _clean_quotas(data.get("quotas"), errors)
     out["statements"] = _clean_statements(data.get("statements"), errors)
+    out["reminders"] = clean_reminders(data.get("reminders"), errors)
     for flag in ("invite_only", "moderated", "scan_required"):
         if not isinstance(data.get(flag), bool):
             errors[flag] = _l("Must be yes or no.")
