@@ -79,3 +79,22 @@ def declaration(seats: int = 1, category: str = "powiat", **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def close_declarations(event) -> None:
+    """Move the meeting's declaration deadline into the past, as if the invitee came too late."""
+    event.declaration_deadline = now() - timedelta(minutes=1)
+    db.session.commit()
+
+
+def png_bytes() -> bytes:
+    """A real 1×1 PNG image, for scan uploads judged by their content."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff"))
+            + chunk(b"IEND", b""))

@@ -101,6 +101,14 @@ def _waiting_list(event: Event) -> list[Registration]:
     return list(db.session.execute(stmt).scalars())
 
 
+def waiting_list_position(registration: Registration) -> int | None:
+    """1 for the first in the queue for seats; None if the declaration is not waiting."""
+    if registration.status != WAITLISTED:
+        return None
+    queue = [waiting.id for waiting in _waiting_list(registration.event)]
+    return queue.index(registration.id) + 1 if registration.id in queue else None
+
+
 def promote_waiting_list(event: Event) -> list[Registration]:
     """Confirm waiting declarations in the order they came, as far as seats and quotas allow.
 
@@ -129,10 +137,14 @@ def _place(event: Event, registration: Registration, taken: Occupancy) -> str:
 # --- input -------------------------------------------------------------------
 
 def _seat_limit(event: Event) -> int:
+    """How many participants one institution may name in one declaration."""
     limit = current_app.config["MAX_PARTICIPANTS_PER_DECLARATION"]
     if event.seats_per_institution:
         limit = min(limit, event.seats_per_institution)
     return limit
+
+
+seat_limit = _seat_limit
 
 
 def clean_scan(scan: UploadedScan | None, errors: dict) -> Scan | None:
