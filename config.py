@@ -86,6 +86,12 @@ class Config:
 
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Password guessing on POST /login: per client address and, separately, per account (e-mail tried).
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per minute")
+
+    # Personal data of declarants is anonymised this many days after a meeting ends (purge-personal-data).
+    PERSONAL_DATA_RETENTION_DAYS = _int("PERSONAL_DATA_RETENTION_DAYS", 365)
 
     FUNDING_FOOTER = (
         "Projekt „Liderzy kooperacji” realizowany w ramach Programu Operacyjnego Wiedza, Edukacja, Rozwój "

@@ -68,11 +68,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .invitations.views import bp as invitations_bp
     from .notifications.views import bp as notifications_bp
     from .registration.manage_views import bp as declarations_bp
+    from .registration.privacy import cli as privacy_cli
     from .registration.views import bp as registration_bp
     from .web.views import bp as web_bp
 
     for blueprint in (web_bp, auth_bp, auth_cli, demo_cli, events_bp, invitations_bp, registration_bp,
-                      declarations_bp, calendar_bp, notifications_bp):
+                      declarations_bp, calendar_bp, notifications_bp, privacy_cli):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)
