@@ -98,3 +98,16 @@ def png_bytes() -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\xff\xff"))
             + chunk(b"IEND", b""))
+
+
+def login(client, account, password: str = PASSWORD, lang: str = "en"):
+    """Log in through the real login form (CSRF is off in TestConfig), reading pages in `lang`."""
+    client.get(f"/login?lang={lang}")  # the locale selector keeps ?lang= in the session
+    response = client.post("/login", data={"email": account.email, "password": password})
+    assert response.status_code == 302, response.data[:500]
+    return response
+
+
+def pdf_bytes() -> bytes:
+    """The smallest thing the scan check recognises as a PDF."""
+    return b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -1,7 +1,19 @@
-from flask import Blueprint, render_template
+"""The organiser's meetings: dashboard, the meeting form, overview, publishing, cancelling, attendance list."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .services import list_managed_events
+from ..database import utcnow
+from ..errors import ValidationFailed
+from ..extensions import db
+from ..registration.models import RegistrationStatus
+from .forms import EventForm
+from .models import Event
+from .overview import dashboard_counts, describe_time_left, event_declarations, event_overview
+from .services import (cancel_event, create_event, get_managed_event, list_managed_events, publish_event,
+                       update_event, validate_event_data)
 
 bp = Blueprint("events", __name__)
 
@@ -9,4 +21,92 @@ bp = Blueprint("events", __name__)
 @bp.get("/organiser/")
 @login_required
 def dashboard():
-    return render_template("events/dashboard.html", events=list_managed_events(current_user))
+    events = list_managed_events(current_user)
+    for event in events:
+        event.organisation  # noqa: B018  (load now: templates make no queries)
+    return render_template("events/dashboard.html", events=events, counts=dashboard_counts(events), now=utcnow())
+
+
+def _save(form: EventForm, event: Event | None) -> Event | None:
+    """Hand the parsed form to the domain; on failure put its messages next to the fields and return None."""
+    parsed = form.validate()
+    changes = form.changes()
+    try:
+        if not parsed:
+            # Some fields could not be read; still show what the rules say about the others.
+            validate_event_data(changes, event)
+            raise ValidationFailed(fields={})
+        if event is None:
+            return create_event(current_user, changes)
+        return update_event(current_user, event, changes)
+    except ValidationFailed as exc:
+        # update_event holds the meeting's lock (SQLite: the write lock); give it back now.
+        db.session.rollback()
+        form.add_domain_errors(exc.fields)
+        return None
+
+
+@bp.route("/organiser/events/new", methods=["GET", "POST"])
+@login_required
+def create():
+    form = EventForm(data=EventForm.initial_data(None, current_app.config["DEFAULT_TIMEZONE"]))
+    if form.is_submitted():
+        event = _save(form, None)
+        if event is not None:
+            flash(_("The meeting was saved as a draft. Publish it when it is ready."))
+            return redirect(url_for("events.overview", event_id=event.id))
+        return render_template("events/form.html", form=form, event=None), 422
+    return render_template("events/form.html", form=form, event=None)
+
+
+@bp.route("/organiser/events/<int:event_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    form = EventForm(data=EventForm.initial_data(event, current_app.config["DEFAULT_TIMEZONE"]))
+    if form.is_submitted():
+        saved = _save(form, event)
+        if saved is not None:
+            flash(_("The changes were saved."))
+            return redirect(url_for("events.overview", event_id=saved.id))
+        return render_template("events/form.html", form=form, event=event), 422
+    return render_template("events/form.html", form=form, event=event)
+
+
+@bp.get("/organiser/events/<int:event_id>")
+@login_required
+def overview(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    event.organisation  # noqa: B018  (load now: templates make no queries)
+    summary = event_overview(event)
+    return render_template("events/overview.html", event=event, overview=summary,
+                           time_left=describe_time_left(summary.time_left))
+
+
+@bp.post("/organiser/events/<int:event_id>/publish")
+@login_required
+def publish(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    publish_event(current_user, event)
+    flash(_("The meeting is published."))
+    return redirect(url_for("events.overview", event_id=event.id))
+
+
+@bp.route("/organiser/events/<int:event_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    if request.method != "POST":
+        return render_template("events/cancel.html", event=event)
+    cancel_event(current_user, event)
+    flash(_("The meeting is cancelled."))
+    return redirect(url_for("events.overview", event_id=event.id))
+
+
+@bp.get("/organiser/events/<int:event_id>/attendance")
+@login_required
+def attendance(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    confirmed = [r for r in event_declarations(event) if r.status == RegistrationStatus.CONFIRMED.value]
+    confirmed.sort(key=lambda r: (r.institution.casefold(), r.id))
+    return render_template("events/attendance.html", event=event, registrations=confirmed)

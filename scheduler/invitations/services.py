@@ -7,6 +7,7 @@ import io
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ..auth.access import require_manage
 from ..auth.models import User
@@ -38,7 +39,9 @@ def personal_url(invitation: Invitation) -> str:
 
 
 def list_invitations(event: Event) -> list[Invitation]:
-    stmt = select(Invitation).where(Invitation.event_id == event.id).order_by(Invitation.institution, Invitation.id)
+    stmt = (select(Invitation).where(Invitation.event_id == event.id)
+            .options(selectinload(Invitation.registration))  # Invitation.status reads it for every row
+            .order_by(Invitation.institution, Invitation.id))
     return list(db.session.execute(stmt).scalars())
 
 
@@ -120,7 +123,12 @@ def parse_csv(text: str) -> list[dict]:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
-    lines = [row for row in reader if any(cell.strip() for cell in row)]
+    try:
+        lines = [row for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:  # e.g. a cell over the csv module's size limit
+        raise ValidationFailed(fields={"csv": _l("The list cannot be read as CSV.")}) from exc
+    if not lines:
+        raise ValidationFailed(fields={"csv": _l("The list is empty.")})
     header = [cell.strip().lower() for cell in lines[0]]
     has_header = all(h in CSV_HEADERS for h in header if h)
     if has_header:

@@ -1,3 +1,140 @@
-from flask import Blueprint
+"""The organiser's invitations page: the list with personal links, adding invitees, CSV import, revoking."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from ..errors import NotFound, ValidationFailed
+from ..events.models import CATEGORY_LABELS, InstitutionCategory
+from ..events.services import get_managed_event
+from ..extensions import db
+from .forms import ImportForm, InvitationForm
+from .services import (add_invitations, decode_upload, get_managed_invitation, list_invitations, parse_csv,
+                       personal_url, revoke_invitation)
 
 bp = Blueprint("invitations", __name__)
+
+INVITATION_STATUS_LABELS = {
+    "new": _l("Not sent yet"),
+    "sent": _l("Sent"),
+    "opened": _l("Link opened"),
+    "declared": _l("Declared"),
+    "declined": _l("Declined"),
+    "revoked": _l("Link revoked"),
+}
+ROW_FIELD_LABELS = {
+    "institution": _l("institution"), "category": _l("category"), "email": _l("e-mail"), "language": _l("language"),
+}
+
+
+def _category(value: str):
+    try:
+        return InstitutionCategory(value)
+    except ValueError:
+        return None
+
+
+def _render(event, add_form=None, import_form=None, *, import_errors=(), add_errors=(), status=200):
+    rows = [{"invitation": invitation, "status": invitation.status,
+             "category_label": CATEGORY_LABELS.get(_category(invitation.category), invitation.category),
+             "status_label": INVITATION_STATUS_LABELS.get(invitation.status, invitation.status),
+             "url": personal_url(invitation)}
+            for invitation in list_invitations(event)]
+    return render_template("invitations/index.html", event=event, rows=rows,
+                           add_form=add_form or InvitationForm(formdata=None),
+                           import_form=import_form or ImportForm(formdata=None),
+                           import_errors=list(import_errors), add_errors=list(add_errors)), status
+
+
+@bp.get("/organiser/events/<int:event_id>/invitations")
+@login_required
+def index(event_id: int):
+    return _render(get_managed_event(current_user, event_id))
+
+
+def _report(created: list, skipped: list[dict]) -> None:
+    flash(_("Invitees added: %(count)d.", count=len(created)))
+    if skipped:
+        names = ", ".join(f"{row['institution']} <{row['email']}>" for row in skipped[:20])
+        more = len(skipped) - 20
+        flash(_("Skipped %(count)d already invited: %(names)s", count=len(skipped), names=names)
+              + (_(" and %(more)d more", more=more) if more > 0 else ""), "warning")
+
+
+@bp.post("/organiser/events/<int:event_id>/invitations/add")
+@login_required
+def add(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    form = InvitationForm()
+    form.validate()  # only parses; the domain below judges every value
+    row = {name: form[name].data or "" for name in ("institution", "category", "email", "language")}
+    try:
+        created, skipped = add_invitations(current_user, event, [row])
+    except ValidationFailed as exc:
+        db.session.rollback()
+        rest = form.add_domain_errors(exc.fields)
+        return _render(event, add_form=form, add_errors=rest, status=422)
+    _report(created, skipped)
+    return redirect(url_for("invitations.index", event_id=event.id))
+
+
+def _data_lines(text: str, count: int) -> list[int] | None:
+    """Line numbers (as the organiser sees the list) of the data rows parse_csv returned, if they can be told."""
+    lines = text.lstrip("\ufeff").splitlines()
+    filled = [number for number, line in enumerate(lines, start=1) if line.strip(" \t;,\"")]
+    if len(filled) == count:
+        return filled
+    if len(filled) == count + 1:  # the first filled line is the header
+        return filled[1:]
+    return None  # quoted line breaks: rows and lines do not match one to one
+
+
+def _import_messages(text: str, rows: list[dict], fields: dict) -> list[str]:
+    numbers = _data_lines(text, len(rows)) if rows else None
+    messages = []
+    for key, message in fields.items():
+        index, _sep, name = key.partition(".")
+        if not index.isdigit():
+            messages.append(str(message))
+            continue
+        position = int(index)
+        where = (_("Line %(line)d", line=numbers[position]) if numbers
+                 else _("Row %(row)d of the list", row=position + 1))
+        label = ROW_FIELD_LABELS.get(name)
+        messages.append(f"{where}{' (' + str(label) + ')' if label else ''}: {message}")
+    return messages
+
+
+@bp.post("/organiser/events/<int:event_id>/invitations/import")
+@login_required
+def import_list(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    form = ImportForm()
+    upload = form.csv_file.data
+    if upload is not None and getattr(upload, "filename", ""):
+        text = decode_upload(upload.read())
+    else:
+        text = form.csv.data or ""
+    rows: list[dict] = []
+    try:
+        rows = parse_csv(text)
+        created, skipped = add_invitations(current_user, event, rows)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _render(event, import_form=form, import_errors=_import_messages(text, rows, exc.fields), status=422)
+    _report(created, skipped)
+    return redirect(url_for("invitations.index", event_id=event.id))
+
+
+@bp.post("/organiser/events/<int:event_id>/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke(event_id: int, invitation_id: int):
+    event = get_managed_event(current_user, event_id)
+    invitation = get_managed_invitation(current_user, invitation_id)
+    if invitation.event_id != event.id:
+        raise NotFound()
+    revoke_invitation(current_user, invitation)
+    flash(_("The personal link of %(institution)s no longer works.", institution=invitation.institution))
+    return redirect(url_for("invitations.index", event_id=event.id))
