@@ -77,6 +77,17 @@ class Config:
     MAIL_MESSAGE_ID_DOMAIN = os.environ.get("MAIL_MESSAGE_ID_DOMAIN", "liderzy-kooperacji.local")
     MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 6)
     MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 50)
+    # Whether to send is decided by MAIL_SERVER alone; Flask-Mail would otherwise stay silent under TESTING.
+    MAIL_SUPPRESS_SEND = False
+    # A failed delivery is retried after base * 2**(attempts-1) seconds, at most the maximum.
+    MAIL_RETRY_BASE_SECONDS = _int("MAIL_RETRY_BASE_SECONDS", 60)
+    MAIL_RETRY_MAX_SECONDS = _int("MAIL_RETRY_MAX_SECONDS", 3600)
+    # A dispatcher's claim on a message expires after this; another instance then takes it over.
+    MAIL_CLAIM_LEASE_SECONDS = _int("MAIL_CLAIM_LEASE_SECONDS", 900)
+
+    # Calendars: the alarm in e-mailed invites and downloads, and how often subscribers refresh feeds.
+    ICAL_ALARM_MINUTES = _int("ICAL_ALARM_MINUTES", 60)
+    FEED_REFRESH_MINUTES = _int("FEED_REFRESH_MINUTES", 60)
 
     # The clock (APScheduler) that ticks the outbox dispatcher and reminder planner.
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)

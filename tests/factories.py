@@ -111,3 +111,58 @@ def login(client, account, password: str = PASSWORD, lang: str = "en"):
 def pdf_bytes() -> bytes:
     """The smallest thing the scan check recognises as a PDF."""
     return b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+# --- e-mail and calendars (tests/test_mail*.py, tests/test_calendar*.py) ---------
+
+def api_token(account) -> str:
+    from scheduler.auth.services import issue_api_token
+
+    token, _record = issue_api_token(account)
+    return token
+
+
+def check_ics(text: str | bytes) -> "icalendar.Calendar":
+    """Parse a calendar object with icalendar AND vobject, compare them field by field, and let Radicale verify it.
+
+    icalendar's own validation checks little, so every component's `errors`
+    (what its parser had to skip) must be empty as well. Radicale is run as
+    `radicale --verify-item <file>` (its CLI offers that), one item per UID as
+    a CalDAV server stores them.
+    """
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import icalendar
+    import vobject
+
+    raw = text.decode("utf-8") if isinstance(text, bytes) else text
+    assert "\r\n" in raw and all(len(line.encode()) <= 75 for line in raw.split("\r\n")), "lines must be CRLF-folded"
+    calendar = icalendar.Calendar.from_ical(raw)
+    assert [(c.name, c.errors) for c in calendar.walk() if c.errors] == []
+    assert str(calendar["VERSION"]) == "2.0" and calendar.get("PRODID")
+    parsed = vobject.readOne(raw)
+    vevents = getattr(parsed, "vevent_list", [])
+    ievents = calendar.walk("VEVENT")
+    assert len(vevents) == len(ievents)
+    for mine, theirs in zip(ievents, vevents):
+        assert str(mine["UID"]) == theirs.uid.value
+        assert int(mine["SEQUENCE"]) == int(theirs.sequence.value)
+        assert mine.decoded("DTSTART") == theirs.dtstart.value
+        assert mine.decoded("DTEND") == theirs.dtend.value
+        assert mine.decoded("DTSTAMP") == theirs.dtstamp.value
+        assert str(mine["SUMMARY"]) == theirs.summary.value
+        assert str(mine.get("LOCATION", "")) == (theirs.location.value if hasattr(theirs, "location") else "")
+        assert str(mine["DESCRIPTION"]) == theirs.description.value
+        assert str(mine["STATUS"]) == theirs.status.value
+        assert mine["DTSTART"].params["TZID"] == "Europe/Warsaw"
+    radicale = Path(sys.executable).with_name("radicale")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "item.ics"
+        path.write_text(raw, encoding="utf-8", newline="")
+        result = subprocess.run([str(radicale), "--verify-item", str(path)], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr[-2000:]
+    return calendar

@@ -126,6 +126,8 @@ def upgrade():
     op.create_table('messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=True),
+    sa.Column('invitation_id', sa.Integer(), nullable=True),
+    sa.Column('registration_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=60), nullable=False),
     sa.Column('recipient', sa.String(length=254), nullable=False),
     sa.Column('language', sa.String(length=5), nullable=False),
@@ -151,6 +153,7 @@ def upgrade():
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.create_index('ix_messages_due', ['status', 'due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_messages_event_id'), ['event_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_messages_invitation_id'), ['invitation_id'], unique=False)
 
     op.create_table('registrations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -229,6 +232,7 @@ def downgrade():
 
     op.drop_table('registrations')
     with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_messages_invitation_id'))
         batch_op.drop_index(batch_op.f('ix_messages_event_id'))
         batch_op.drop_index('ix_messages_due')
 

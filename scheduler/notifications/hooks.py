@@ -2,25 +2,36 @@
 
 Each function writes the resulting e-mails to the outbox in the caller's
 transaction, so a change and its messages are committed together or not at all.
+The wording and recipients are in `messages`; delivery is the dispatcher's.
 """
 from __future__ import annotations
 
+from . import messages
+
 
 def registration_created(registration) -> None:
-    pass
+    """A new (or re-opened) declaration: its outcome to the declarant, a copy to the organiser."""
+    messages.declaration_received(registration)
 
 
 def registration_status_changed(registration, previous_status: str) -> None:
-    pass
+    """Accepted, waitlisted, rejected, promoted from the waiting list or withdrawn."""
+    messages.declaration_status_changed(registration, previous_status)
 
 
 def registration_updated(registration) -> None:
-    pass
+    """A change of details through the manage link sends nothing: the manage page shows it at once.
+
+    A status change that results from it (e.g. fewer participants) comes
+    through `registration_status_changed`.
+    """
 
 
 def event_changed(event, changed_fields: list[str]) -> None:
-    pass
+    """Called for a published meeting whose time or place changed (SEQUENCE already raised)."""
+    messages.meeting_changed(event, changed_fields)
 
 
 def event_cancelled(event) -> None:
-    pass
+    """Called when a published meeting is cancelled (SEQUENCE already raised)."""
+    messages.meeting_cancelled(event)

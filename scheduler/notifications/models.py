@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import enum
 from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -8,6 +11,31 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..database import UTCDateTime, utcnow
 from ..events.models import Event
 from ..extensions import db
+
+
+class MessageStatus(str, enum.Enum):
+    QUEUED = "queued"            # waiting for its due time or a retry
+    SENDING = "sending"          # claimed by a dispatcher (claimed_at/claimed_by); the claim expires
+    SENT = "sent"                # accepted by the SMTP server; never sent again
+    FAILED = "failed"            # refused MAIL_MAX_ATTEMPTS times; the organiser may retry it
+    SKIPPED = "skipped"          # no longer relevant when its turn came (last_error says why)
+    UNDELIVERABLE = "undeliverable"  # no SMTP server configured; the organiser may retry it later
+
+    @property
+    def label(self):
+        return MESSAGE_STATUS_LABELS[self]
+
+
+MESSAGE_STATUS_LABELS = {
+    MessageStatus.QUEUED: _l("Queued"),
+    MessageStatus.SENDING: _l("Sending"),
+    MessageStatus.SENT: _l("Sent"),
+    MessageStatus.FAILED: _l("Failed"),
+    MessageStatus.SKIPPED: _l("Not sent (no longer relevant)"),
+    MessageStatus.UNDELIVERABLE: _l("Not delivered (no mail server configured)"),
+}
+# Statuses the organiser may send again from the mail log.
+RETRYABLE_STATUSES = (MessageStatus.FAILED.value, MessageStatus.UNDELIVERABLE.value)
 
 
 class Message(db.Model):
@@ -22,6 +50,10 @@ class Message(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    # What the message is about, for the mail log and for marking an invitation sent. Plain ids, no
+    # foreign keys: the record of what was sent outlives an invitation or declaration removed later.
+    invitation_id: Mapped[int | None] = mapped_column(index=True)
+    registration_id: Mapped[int | None] = mapped_column()
     kind: Mapped[str] = mapped_column(String(60))
     recipient: Mapped[str] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(5), default="pl")
@@ -44,3 +76,11 @@ class Message(db.Model):
     message_id: Mapped[str | None] = mapped_column(String(300))
 
     event: Mapped[Event | None] = relationship()
+
+    @property
+    def status_enum(self) -> MessageStatus:
+        return MessageStatus(self.status)
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status in RETRYABLE_STATUSES

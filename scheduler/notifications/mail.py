@@ -1,0 +1,128 @@
+"""Turning an outbox row into an e-mail, and the SMTP connection Flask-Mail opens.
+
+The MIME layout is the one Outlook, Gmail, Apple Mail and Thunderbird all
+show as an invitation (iMIP, RFC 6047):
+
+    multipart/mixed
+      multipart/alternative
+        text/plain
+        text/html
+        text/calendar; method=REQUEST; charset=utf-8   (method = the object's METHOD)
+      application/ics  invite.ics                        (for clients that only offer attachments)
+
+Messages without a calendar object are a plain multipart/alternative.
+"""
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from email import charset as email_charset
+from email import policy
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
+
+import flask_mail
+from flask import current_app
+
+
+def _charset(encoding: int) -> email_charset.Charset:
+    # Flask-Mail registers utf-8 as 8bit, which breaks on servers without 8BITMIME and on lines over 998 bytes.
+    charset = email_charset.Charset("utf-8")
+    charset.header_encoding = email_charset.SHORTEST
+    charset.body_encoding = encoding
+    return charset
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What the dispatcher needs to send one message, read before the SMTP conversation.
+
+    A plain value, so no database transaction stays open (and, on SQLite,
+    no write lock is held) while talking to a slow mail server.
+    """
+
+    id: int
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str
+    ics: str | None
+    ics_method: str | None
+    message_id: str
+    reply_to: str | None = None
+
+
+class OutboxEmail(flask_mail.Message):
+    """A Flask-Mail message laid out for iMIP, with the outbox row's Message-ID."""
+
+    def __init__(self, outgoing: Outgoing):
+        super().__init__(subject=outgoing.subject, recipients=[outgoing.recipient], body=outgoing.body_text,
+                         html=outgoing.body_html or None, reply_to=outgoing.reply_to or None, charset="utf-8")
+        self.msgId = outgoing.message_id
+        self.ics = outgoing.ics
+        self.ics_method = outgoing.ics_method
+
+    def _message(self):
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(MIMEText(self.body or "", "plain", _charset(email_charset.QP)))
+        if self.html:
+            alternative.attach(MIMEText(self.html, "html", _charset(email_charset.QP)))
+        if self.ics:
+            calendar_part = MIMEText(self.ics, "calendar", _charset(email_charset.BASE64))
+            # Outlook rejects a method that differs from the object's METHOD and shows a bare attachment without one.
+            calendar_part.set_param("method", self.ics_method, requote=False)
+            alternative.attach(calendar_part)
+            message = MIMEMultipart("mixed")
+            message.attach(alternative)
+            attachment = MIMEApplication(self.ics.encode("utf-8"), "ics")
+            attachment.add_header("Content-Disposition", "attachment", filename="invite.ics")
+            message.attach(attachment)
+        else:
+            message = alternative
+        message["Subject"] = flask_mail.sanitize_subject(flask_mail.force_text(self.subject), "utf-8")
+        message["From"] = flask_mail.sanitize_address(self.sender, "utf-8")
+        message["To"] = ", ".join(flask_mail.sanitize_addresses(self.recipients, "utf-8"))
+        message["Date"] = formatdate(self.date, localtime=True)
+        message["Message-ID"] = self.msgId
+        if self.reply_to:
+            message["Reply-To"] = flask_mail.sanitize_address(self.reply_to, "utf-8")
+        # Tells mail servers and out-of-office responders not to answer automatically (RFC 3834).
+        message["Auto-Submitted"] = "auto-generated"
+        message.policy = policy.SMTP
+        return message
+
+
+class TimeoutConnection(flask_mail.Connection):
+    """Flask-Mail's connection with a socket timeout (it has none: a silent server would hang the dispatcher)."""
+
+    def configure_host(self):
+        timeout = current_app.config["MAIL_TIMEOUT_SECONDS"]
+        if self.mail.use_ssl:
+            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
+        else:
+            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def open_connection() -> TimeoutConnection:
+    """One SMTP connection for a batch; the caller closes it with `close_connection`."""
+    connection = TimeoutConnection(current_app.extensions["mail"])
+    connection.host = connection.configure_host()
+    connection.num_emails = 0
+    return connection
+
+
+def close_connection(connection: TimeoutConnection) -> None:
+    if connection.host is None:
+        return
+    try:
+        connection.host.quit()
+    except (OSError, smtplib.SMTPException):
+        connection.host.close()
