@@ -64,6 +64,10 @@ class Config:
     MAX_INVITATIONS_PER_IMPORT = _int("MAX_INVITATIONS_PER_IMPORT", 2000)
 
     API_TOKEN_LIFETIME = timedelta(days=_int("API_TOKEN_LIFETIME_DAYS", 30) or 30)
+    # JSON bodies never carry files, so the API takes far less than the web forms with scans.
+    API_MAX_CONTENT_LENGTH = _int("API_MAX_CONTENT_LENGTH", 1024 * 1024)
+    # Guessing passwords through POST /api/v1/tokens (Flask-Limiter notation, per client address).
+    API_TOKEN_RATE_LIMIT = os.environ.get("API_TOKEN_RATE_LIMIT", "10 per minute")
 
     # E-mail. Without MAIL_SERVER messages stay in the outbox, visible in the mail log.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None

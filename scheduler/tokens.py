@@ -22,8 +22,13 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 def looks_like_token(candidate: str | None) -> bool:
-    return bool(candidate) and len(candidate) == TOKEN_LENGTH and candidate.isascii()
+    # Only the URL-safe alphabet: a NUL or other control byte would make PostgreSQL refuse the query (500).
+    return (isinstance(candidate, str) and len(candidate) == TOKEN_LENGTH
+            and all(ch in _TOKEN_CHARS for ch in candidate))
 
 
 def same_token(a: str, b: str) -> bool:

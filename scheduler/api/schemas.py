@@ -1,0 +1,332 @@
+"""Pydantic models of what the JSON API takes and returns.
+
+They parse requests (shape and types: strict, unknown fields refused) and
+describe responses; the OpenAPI document is generated from these same
+classes, so the document cannot drift from the parser. The domain functions
+still check every rule (deadlines, capacity, text contents); these models
+only guarantee they receive the types they expect.
+
+Input models strip their defaults from the JSON schema: an optional field
+that is absent means "keep the current value" (or the domain's default), not
+"null", and an explicit null is refused unless the field is nullable.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from config import Config
+
+from ..events.models import EventKind, EventStatus, InstitutionCategory
+from ..registration.models import Channel, RegistrationStatus
+
+# --- building blocks ---------------------------------------------------------
+
+# Limits mirror the database columns and the domain's own limits, so a value
+# that passes here is never cut short or refused for its length later.
+MAX_CAPACITY = 100_000
+MAX_STATEMENTS = 20
+MAX_PARTICIPANTS = 1000  # the configured limit per declaration is checked by the domain
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it here so no query ever sees one.
+    if "\x00" in value:
+        raise PydanticCustomError("text_nul", "Contains characters that are not allowed.")
+    return value
+
+
+def _reasonable_moment(value: datetime) -> datetime:
+    # Year 1 with +14:00 cannot even be converted to UTC; keep to dates a meeting can have.
+    try:
+        moment = value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        moment = None
+    if moment is None or not EARLIEST <= moment < LATEST:
+        raise PydanticCustomError("datetime_range", "The date is out of range.")
+    return moment
+
+
+def Text(max_length: int, *, min_length: int | None = None):  # noqa: N802  (reads like a type)
+    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length), AfterValidator(_no_nul)]
+
+
+# AwareDatetime refuses naive times (error `timezone_aware`, which common.py names in plain words).
+InMoment = Annotated[
+    AwareDatetime,
+    Field(description="ISO 8601 date and time WITH a UTC offset, e.g. 2019-04-17T09:00:00+02:00."),
+    AfterValidator(_reasonable_moment),
+]
+
+Kind = Literal[tuple(k.value for k in EventKind)]
+Category = Literal[tuple(c.value for c in InstitutionCategory)]
+Language = Literal[tuple(Config.LANGUAGES)]
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY)]
+# Integer keys fit PostgreSQL's integer and SQLite's int64; larger ids would fail in the driver, not 404.
+ID_MAX = 2_147_483_647
+DbId = Annotated[int, Field(ge=1, le=ID_MAX)]
+Quota = Annotated[int, Field(ge=0, le=MAX_CAPACITY)]
+
+
+def _drop_defaults(schema: dict) -> None:
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class InputModel(BaseModel):
+    """A request body: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_drop_defaults)
+
+    def given(self, *, exclude: set[str] | None = None) -> dict:
+        """Only the fields the client sent, as plain Python values for the domain."""
+        return self.model_dump(exclude_unset=True, exclude=exclude)
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ------------------------------------------------------------------
+
+class ErrorBody(OutputModel):
+    code: str = Field(description="Stable machine-readable code, e.g. validation_failed, full, deadline_passed.")
+    message: str = Field(description="Explanation in the user's language.")
+    fields: dict[str, str] = Field(description="Message per field; nested fields as dotted paths like participants.0.name.")
+
+
+class Error(OutputModel):
+    error: ErrorBody
+
+
+# --- tokens ------------------------------------------------------------------
+
+class TokenIn(InputModel):
+    email: Text(254, min_length=1)
+    password: Text(1000, min_length=1)
+
+
+class TokenOut(OutputModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    expires_at: datetime
+
+
+# --- events ------------------------------------------------------------------
+
+class EventPatch(InputModel):
+    """Fields of a meeting; in PATCH every one is optional."""
+
+    title: Text(300, min_length=1) = None
+    kind: Kind = None
+    description: Text(20_000) = None
+    starts_at: InMoment = None
+    ends_at: InMoment = None
+    timezone: Text(64) = Field(None, description="IANA time zone of the meeting, e.g. Europe/Warsaw.")
+    venue: Text(300) = None
+    address: Text(300) = None
+    room: Text(200) = None
+    reference: Text(100) = Field(None, description="The letter's reference number, e.g. PF.0702.10.2019.LK.")
+    contact_name: Text(200) = None
+    contact_email: Text(254) = None
+    contact_phone: Text(100) = None
+    capacity: Capacity | None = Field(None, description="Seats (participants); null for no limit.")
+    seats_per_institution: Capacity | None = Field(None, description="Participants one institution may name; null for no limit.")
+    quotas: dict[Category, Quota] = Field(None, description="Institution category -> how many institutions of it may take part.")
+    declaration_deadline: InMoment = None
+    invite_only: bool = None
+    moderated: bool = Field(None, description="The organiser accepts or rejects each declaration.")
+    statements: Annotated[list[Text(2000)], Field(max_length=MAX_STATEMENTS)] = Field(
+        None, description="Statements a declarant must accept.")
+    scan_required: bool = Field(None, description="Declarations need a signed scan; these can only be made through the web form.")
+
+
+class EventIn(EventPatch):
+    """A new meeting (a draft until published)."""
+
+    title: Text(300, min_length=1)
+    starts_at: InMoment
+    ends_at: InMoment
+    declaration_deadline: InMoment
+
+
+class OrganisationOut(OutputModel):
+    id: int
+    name: str
+    short_name: str
+    slug: str
+
+
+class EventOut(OutputModel):
+    id: int
+    title: str
+    kind: Kind
+    description: str
+    starts_at: datetime = Field(description="In the meeting's time zone, with its offset.")
+    ends_at: datetime
+    timezone: str
+    venue: str
+    address: str
+    room: str
+    reference: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+    capacity: int | None
+    seats_per_institution: int | None
+    quotas: dict[str, int]
+    declaration_deadline: datetime
+    invite_only: bool
+    moderated: bool
+    statements: list[str]
+    scan_required: bool
+    status: Literal[tuple(s.value for s in EventStatus)]
+    organisation: OrganisationOut
+    ical_uid: str
+    ical_sequence: int
+    public_url: str
+    seats_taken: int = Field(description="Participants in confirmed declarations.")
+    seats_free: int | None = Field(description="Seats left; null when there is no capacity limit.")
+    waitlisted: int = Field(description="Declarations on the waiting list.")
+    pending: int = Field(description="Declarations awaiting the organiser's decision.")
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class EventList(OutputModel):
+    events: list[EventOut]
+
+
+# --- invitations -------------------------------------------------------------
+
+class InvitationIn(InputModel):
+    institution: Text(300, min_length=1)
+    category: Category
+    email: Text(254, min_length=1)
+    language: Language = Field(None, description="Language of the invitation e-mails; pl when absent.")
+
+
+class InvitationsIn(RootModel[list[InvitationIn]]):
+    """A list of invitees; all are added or, if any is wrong, none."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class InvitationOut(OutputModel):
+    id: int
+    institution: str
+    category: str
+    email: str
+    language: str
+    url: str = Field(description="The invitee's personal link: it declares without logging in. Keep it secret.")
+    status: Literal["new", "sent", "opened", "declared", "declined", "revoked"]
+    created_at: datetime
+    sent_at: datetime | None
+    opened_at: datetime | None
+    answered_at: datetime | None
+
+
+class SkippedInvitation(OutputModel):
+    institution: str
+    category: str
+    email: str
+    language: str
+    reason: Literal["duplicate"] = Field(description="duplicate: this institution and e-mail were already invited.")
+
+
+class InvitationsCreated(OutputModel):
+    created: list[InvitationOut]
+    skipped: list[SkippedInvitation]
+
+
+class InvitationList(OutputModel):
+    invitations: list[InvitationOut]
+
+
+# --- declarations (registrations) --------------------------------------------
+
+class ParticipantIn(InputModel):
+    name: Text(200, min_length=1)
+    position: Text(200) = None
+    needs: Text(1000) = Field(None, description="Special needs (diet, access, interpreter).")
+
+
+class ConsentsIn(InputModel):
+    rodo: bool = Field(None, description="Consent to the processing of personal data (RODO/GDPR); must be true.")
+    statements: Annotated[list[bool], Field(max_length=MAX_STATEMENTS)] = Field(
+        None, description="One true per statement of the meeting, in its order.")
+
+
+class DeclarationPatch(InputModel):
+    """Fields of a declaration; in PATCH every one is optional."""
+
+    institution: Text(300, min_length=1) = None
+    category: Category = None
+    contact_name: Text(200, min_length=1) = None
+    email: Text(254, min_length=1) = None
+    phone: Text(100) = None
+    participants: Annotated[list[ParticipantIn], Field(min_length=1, max_length=MAX_PARTICIPANTS)] = None
+    consents: ConsentsIn = None
+    language: Language = None
+    notes: Text(2000) = None
+
+
+class DeclarationIn(DeclarationPatch):
+    institution: Text(300, min_length=1)
+    category: Category
+    contact_name: Text(200, min_length=1)
+    email: Text(254, min_length=1)
+    participants: Annotated[list[ParticipantIn], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
+
+
+class EnteredDeclarationIn(DeclarationIn):
+    """A declaration that came by post or as an e-mailed scan, entered by the organiser."""
+
+    channel: Literal[Channel.POST.value, Channel.EMAIL_SCAN.value]
+    counted_at: InMoment = Field(description="The date that counts: postmark or sending date, with offset.")
+    invitation_id: DbId = Field(None, description="The invitation it answers, if any.")
+
+
+class ParticipantOut(OutputModel):
+    name: str
+    position: str
+    needs: str
+
+
+class ConsentsOut(OutputModel):
+    rodo: bool
+    statements: list[bool]
+
+
+class RegistrationOut(OutputModel):
+    id: int
+    event_id: int
+    status: Literal[tuple(s.value for s in RegistrationStatus)]
+    institution: str
+    category: str
+    contact_name: str
+    email: str
+    phone: str
+    language: str
+    notes: str
+    participants: list[ParticipantOut]
+    consents: ConsentsOut
+    seats: int
+    waiting_list_position: int | None = Field(description="1 for the first in the queue; null unless waitlisted.")
+    channel: Literal[tuple(c.value for c in Channel)]
+    counted_at: datetime = Field(description="The moment that counts for the deadline.")
+    created_at: datetime
+    updated_at: datetime
+    has_scan: bool
+    manage_token: str = Field(description="Secret that lets its holder see, change or withdraw the declaration.")
+    manage_url: str
+
+
+class RegistrationList(OutputModel):
+    registrations: list[RegistrationOut]
