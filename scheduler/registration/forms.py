@@ -53,6 +53,8 @@ class DeclarationForm(FlaskForm):
     general_errors: list
     # Errors about the list as a whole ("name at least one participant").
     participants_errors: list
+    # A file was sent but the form came back with errors: browsers cannot refill a file input.
+    scan_dropped = False
 
     def map_errors(self, fields: dict) -> None:
         """Put the domain's `ValidationFailed.fields` next to the inputs they are about.
