@@ -57,6 +57,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .web.filters import register_template_helpers
 
     register_error_handlers(app)
+    from .security import install_log_redaction
+
+    install_log_redaction(app)  # personal and manage links never reach a log
     register_template_helpers(app)
 
     from .api.views import bp as api_bp
@@ -96,4 +99,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         return response
 
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+
+    # Imported for its side effect: the dispatcher's pre-send check for reminders.
+    from .notifications import reminder_planner  # noqa: F401
+    from .clock import cli as clock_cli
+    from .clock import serving_with_flask_run, start_clock
+
+    app.register_blueprint(clock_cli)
+    if serving_with_flask_run():
+        start_clock(app)  # gunicorn starts it per worker in gunicorn.conf.py
     return app

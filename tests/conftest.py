@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from scheduler import create_app
 from scheduler.extensions import db
 
+from .smtp import smtp_server  # noqa: F401  (fixture)
+
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 
@@ -60,14 +62,42 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def app(database_url):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+def make_app(database_url):
+    """Build app instances on the session's database, e.g. `make_app(**smtp_server.config())`.
+
+    Several instances share the database like several processes would (a
+    restart is a second instance). Tables are emptied after the test.
+    """
+    apps = []
+
+    def _make(**config):
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, **config})
+        apps.append(app)
+        return app
+
+    yield _make
+    for index, app in enumerate(apps):
+        with app.app_context():
+            db.session.remove()
+            if index == 0:
+                _empty_tables()
+                db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
     with app.app_context():
         yield app
-        db.session.remove()
-        _empty_tables()
-        db.session.remove()
-        db.engine.dispose()
+
+
+@pytest.fixture
+def mail_app(make_app, smtp_server):
+    """An app that delivers to the test's real SMTP server (aiosmtpd)."""
+    app = make_app(**smtp_server.config())
+    with app.app_context():
+        yield app
 
 
 @pytest.fixture
