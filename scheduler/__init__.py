@@ -104,8 +104,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .notifications import reminder_planner  # noqa: F401
     from .clock import cli as clock_cli
     from .clock import serving_with_flask_run, start_clock
+    from .notifications.reminder_views import bp as reminders_bp
 
     app.register_blueprint(clock_cli)
+    app.register_blueprint(reminders_bp)
     if serving_with_flask_run():
         start_clock(app)  # gunicorn starts it per worker in gunicorn.conf.py
     return app

@@ -257,3 +257,32 @@ def test_with_the_real_clock_two_reminders_arrive_within_a_tick_of_their_moment(
     moments = sorted(arrivals.values())
     for arrived, due in zip(moments, [deadline - timedelta(minutes=2), deadline - timedelta(minutes=1)]):
         assert timedelta(0) <= arrived - due <= timedelta(seconds=tick_seconds + 3)
+
+
+def test_the_reminders_page_lists_them_and_its_buttons_work(mail_app, smtp_server):
+    organiser, event = _meeting()
+    [invitation] = make.invitations(organiser, event)
+    client = mail_app.test_client()
+    make.login(client, organiser)
+
+    page = client.get(f"/organiser/events/{event.id}/reminders")
+    assert page.status_code == 200
+    assert "P3D" in page.text and "P1D" in page.text
+
+    client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P3D/skip", data={"skip": "1"})
+    assert "before_deadline:P3D" in event.skipped_reminders
+    client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P1D/send")
+    dispatch_due()
+    assert [m["To"] for m in smtp_server.messages] == [invitation.email]
+    assert client.post(f"/organiser/events/{event.id}/reminders/nonsense/send").status_code == 404
+
+
+def test_another_organisation_cannot_see_or_touch_the_reminders(mail_app):
+    organiser, event = _meeting()
+    stranger = make.user(make.organisation("Regionalny Ośrodek Polityki Społecznej w Lublinie", "ROPS Lublin"))
+    client = mail_app.test_client()
+    make.login(client, stranger)
+    assert client.get(f"/organiser/events/{event.id}/reminders").status_code == 403
+    assert client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P3D/skip").status_code == 403
+    assert client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P3D/send").status_code == 403
+    assert event.skipped_reminders == []
