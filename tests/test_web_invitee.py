@@ -375,6 +375,7 @@ def test_a_draft_meeting_has_no_public_page(web):
     assert web.get(f"/events/{event.id}").status_code == 404
     assert web.post(f"/events/{event.id}", data=form()).status_code == 404
     assert web.get("/events/999999").status_code == 404
+    assert web.get("/events/99999999999999999999").status_code == 404  # beyond the database's integer
 
 
 def test_a_cancelled_meeting_says_so_and_takes_no_declarations(web):
@@ -512,3 +513,16 @@ def test_a_change_keeps_the_scan_when_no_new_file_is_chosen(web):
 
     assert response.status_code == 303
     assert registrations()[0].scan is not None
+
+
+def test_garbage_in_the_form_is_refused_with_messages_not_a_crash(web):
+    _, event, invitation = invited()
+    data = form(institution="x" * 5000, email="a\x00@example.org", category="<script>", phone="1\r\n2",
+                idempotency_key="'; DROP TABLE registrations; --" * 10, **{"participants-0-name": "Jan\x00"})
+
+    response = web.post(f"/i/{invitation.token}", data=data)
+
+    assert response.status_code == 422
+    for field_id in ("institution", "email", "category", "phone", "participants-0-name"):
+        assert error_next_to(response, field_id), field_id
+    assert count_registrations() == 0

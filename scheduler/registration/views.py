@@ -138,12 +138,12 @@ def _event_page(event: Event, *, form=None, problem=None, status: int = 200):
                            action=url_for("registration.event_page", event_id=event.id), **context), status
 
 
-@bp.get("/events/<int:event_id>")
+@bp.get("/events/<int(max=2147483647):event_id>")
 def event_page(event_id: int):
     return _event_page(_public_event(event_id))
 
 
-@bp.post("/events/<int:event_id>")
+@bp.post("/events/<int(max=2147483647):event_id>")
 def event_declare(event_id: int):
     event = _public_event(event_id)
     form = declaration_form(event)
