@@ -378,3 +378,27 @@ def test_the_api_sends_invitations_and_lists_the_mail_log(smtp_app, smtp_server,
                        headers=headers).status_code == 422
     assert client.post(f"/api/v1/events/{event.id}/invitations/send", json={}).status_code == 401
     assert len(smtp_server.received) == 2
+
+
+def test_demo_meeting_invitations_reach_a_local_smtp_server_with_working_links_and_valid_invites(smtp_app, smtp_server, client):  # noqa: F811
+    from scheduler.auth.models import User
+    from scheduler.demo import ORGANISATIONS, load_demo_data
+    from scheduler.events.models import Event
+
+    load_demo_data()
+    organiser = db.session.execute(select(User).where(User.email == ORGANISATIONS[0][3])).scalar_one()
+    event = db.session.execute(select(Event).where(Event.reference == "PF.0702.10.2019.LK")).scalar_one()
+    invitations = db.session.execute(select(Invitation).where(Invitation.event_id == event.id)).scalars().all()
+
+    send_invitations(organiser, event)
+    dispatch_due()
+
+    received = smtp_server.received
+    assert sorted(r.recipients[0] for r in received) == sorted(i.email for i in invitations)
+    for item in received:
+        message = item.message
+        calendar_part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+        calendar = make.check_ics(calendar_part.get_content())
+        assert calendar_part.get_param("method") == str(calendar["METHOD"]) == "REQUEST"
+        link = re.search(r"http://localhost(/i/[\w-]+)", message.get_body(("plain",)).get_content()).group(1)
+        assert client.get(link).status_code == 200

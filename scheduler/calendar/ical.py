@@ -265,7 +265,7 @@ def feed(events, *, name: str, link_for, refresh: timedelta) -> str:
     default_zone = current_app.config["DEFAULT_TIMEZONE"]
     cal.add("x-wr-timezone", default_zone)
     cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", refresh)
+    cal.add("x-published-ttl", icalendar.vDuration(refresh).to_ical().decode())
     for tzname in sorted({default_zone, *(event.timezone for event in events)}):
         cal.add_component(vtimezone(tzname))
     for event in events:

@@ -32,6 +32,16 @@ def google_calendar_url(event) -> str:
     return "https://calendar.google.com/calendar/render?" + urlencode(query)
 
 
+class CalendarResponse(Response):
+    """Keeps Last-Modified on a 304: Werkzeug drops it as an entity header, but feed clients revalidate with both."""
+
+    def get_wsgi_headers(self, environ):
+        headers = super().get_wsgi_headers(environ)
+        if self.status_code == 304 and "Last-Modified" in self.headers and "Last-Modified" not in headers:
+            headers["Last-Modified"] = self.headers["Last-Modified"]
+        return headers
+
+
 def _not_modified(file: CalendarFile) -> bool:
     """RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it."""
     if request.headers.get("If-None-Match") is not None:
@@ -51,8 +61,8 @@ def _answer(file: CalendarFile, *, private: bool = False) -> Response:
         "Cache-Control": ("private" if private else "public") + ", no-cache",
     }
     if _not_modified(file):
-        return Response(status=304, headers=headers)
-    response = Response(file.body, status=200, headers=headers, content_type=CONTENT_TYPE)
+        return CalendarResponse(status=304, headers=headers)
+    response = CalendarResponse(file.body, status=200, headers=headers, content_type=CONTENT_TYPE)
     response.headers["Content-Disposition"] = f'inline; filename="{file.filename}"'
     return response
 
