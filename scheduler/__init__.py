@@ -60,9 +60,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .security import install_log_redaction
 
     install_log_redaction(app)  # personal and manage links never reach a log
-    from .security import install_log_redaction
-
-    install_log_redaction(app)  # personal and manage links never reach a log
     register_template_helpers(app)
 
     from .api.views import bp as api_bp
