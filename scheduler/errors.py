@@ -106,9 +106,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         message, code = _HTTP_MESSAGES.get(exc.code or 500, (exc.description, "http_error"))
+        # Keep the exception's own headers (Allow on 405, Retry-After on 429); the body is ours.
+        headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
         if _wants_json():
-            return jsonify(error_payload(code, message)), exc.code
-        return render_template("error.html", status=exc.code, message=message, fields={}), exc.code
+            return jsonify(error_payload(code, message)), exc.code, headers
+        return render_template("error.html", status=exc.code, message=message, fields={}), exc.code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -281,3 +281,11 @@ def test_a_paper_declaration_counts_by_its_date_not_the_day_it_was_entered(clien
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["status"] == "confirmed"
     assert datetime.fromisoformat(answer.get_json()["counted_at"]) == counted
+
+
+def test_numbers_may_be_written_as_whole_decimals_but_not_as_text_or_fractions(client):
+    api = Api(client, api_headers(make.user()))
+    assert api.post("/events", meeting_body(capacity=12.0)).get_json()["capacity"] == 12
+    for wrong in ("12", 12.5, True):
+        answer = api.post("/events", meeting_body(capacity=wrong))
+        assert answer.status_code == 422 and set(answer.get_json()["error"]["fields"]) == {"capacity"}

@@ -87,6 +87,8 @@ def _message(error: dict):
         return _l("The date is out of range.")
     if kind == "text_nul":
         return _l("Contains characters that are not allowed.")
+    if kind == "text_line":
+        return _l("Must be a single line.")
     if kind == "string_too_long":
         return _l("Too long: at most %(limit)d characters.", limit=ctx.get("max_length", 0))
     if kind == "string_too_short":

@@ -207,6 +207,8 @@ OPENAPI_PATHS = {
                                        "nothing changes. After the deadline: 409."),
         "delete": operation("Withdraw a declaration until the deadline", operation_id="withdrawDeclaration",
                             tag="declaring", auth=False, parameters=[MANAGE_TOKEN], errors=(409,),
+                            description="The declaration stays readable with status `withdrawn`; the same "
+                                        "manage token cannot declare again (a personal link can).",
                             responses={200: ("The withdrawn declaration; its seats go to the waiting list.",
                                              RegistrationOut)}),
     },

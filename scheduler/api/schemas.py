@@ -6,7 +6,7 @@ classes, so the document cannot drift from the parser. The domain functions
 still check every rule (deadlines, capacity, text contents); these models
 only guarantee they receive the types they expect.
 
-Input models strip their defaults from the JSON schema: an optional field
+Input models drop their `None` defaults from the JSON schema: an optional field
 that is absent means "keep the current value" (or the domain's default), not
 "null", and an explicit null is refused unless the field is nullable.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from config import Config
@@ -41,6 +41,18 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _single_line(value: str) -> str:
+    # A line break in a name or an e-mail address could inject headers into the e-mails we send.
+    if "\r" in value or "\n" in value:
+        raise PydanticCustomError("text_line", "Must be a single line.")
+    return _no_nul(value)
+
+
+# The same rules as patterns, so the document says what the parser refuses.
+SINGLE_LINE = r"^[^\x00\r\n]*$"
+ANY_TEXT = r"^[^\x00]*$"
+
+
 def _reasonable_moment(value: datetime) -> datetime:
     # Year 1 with +14:00 cannot even be converted to UTC; keep to dates a meeting can have.
     try:
@@ -52,30 +64,46 @@ def _reasonable_moment(value: datetime) -> datetime:
     return moment
 
 
-def Text(max_length: int, *, min_length: int | None = None):  # noqa: N802  (reads like a type)
-    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length), AfterValidator(_no_nul)]
+def Text(max_length: int, *, min_length: int | None = None, multiline: bool = False,  # noqa: N802  (reads like a type)
+         email: bool = False):
+    extra = {"pattern": ANY_TEXT if multiline else SINGLE_LINE}
+    if email:
+        extra["format"] = "email"
+    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length),
+                     Field(json_schema_extra=extra), AfterValidator(_no_nul if multiline else _single_line)]
 
 
 # AwareDatetime refuses naive times (error `timezone_aware`, which common.py names in plain words).
 InMoment = Annotated[
     AwareDatetime,
-    Field(description="ISO 8601 date and time WITH a UTC offset, e.g. 2019-04-17T09:00:00+02:00."),
+    Field(description="ISO 8601 date and time WITH a UTC offset, e.g. 2019-04-17T09:00:00+02:00; "
+                      "between the years 1900 and 2200."),
     AfterValidator(_reasonable_moment),
 ]
 
 Kind = Literal[tuple(k.value for k in EventKind)]
 Category = Literal[tuple(c.value for c in InstitutionCategory)]
 Language = Literal[tuple(Config.LANGUAGES)]
-Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY)]
+def _whole_number(value):
+    # JSON Schema counts 3.0 as an integer; so do we (3.5 is still refused).
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:
+        return int(value)
+    return value
+
+
+Whole = BeforeValidator(_whole_number)
+Capacity = Annotated[int, Whole, Field(ge=1, le=MAX_CAPACITY)]
 # Integer keys fit PostgreSQL's integer and SQLite's int64; larger ids would fail in the driver, not 404.
 ID_MAX = 2_147_483_647
-DbId = Annotated[int, Field(ge=1, le=ID_MAX)]
-Quota = Annotated[int, Field(ge=0, le=MAX_CAPACITY)]
+DbId = Annotated[int, Whole, Field(ge=1, le=ID_MAX)]
+Quota = Annotated[int, Whole, Field(ge=0, le=MAX_CAPACITY)]
 
 
 def _drop_defaults(schema: dict) -> None:
+    # `= None` marks "optional"; it is not a value the client may send (unless the type says null).
     for prop in schema.get("properties", {}).values():
-        prop.pop("default", None)
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
 
 
 class InputModel(BaseModel):
@@ -108,7 +136,7 @@ class Error(OutputModel):
 
 class TokenIn(InputModel):
     email: Text(254, min_length=1)
-    password: Text(1000, min_length=1)
+    password: Text(1000, min_length=1, multiline=True)
 
 
 class TokenOut(OutputModel):
@@ -123,7 +151,7 @@ class EventPatch(InputModel):
 
     title: Text(300, min_length=1) = None
     kind: Kind = None
-    description: Text(20_000) = None
+    description: Text(20_000, multiline=True) = None
     starts_at: InMoment = None
     ends_at: InMoment = None
     timezone: Text(64) = Field(None, description="IANA time zone of the meeting, e.g. Europe/Warsaw.")
@@ -140,7 +168,7 @@ class EventPatch(InputModel):
     declaration_deadline: InMoment = None
     invite_only: bool = None
     moderated: bool = Field(None, description="The organiser accepts or rejects each declaration.")
-    statements: Annotated[list[Text(2000)], Field(max_length=MAX_STATEMENTS)] = Field(
+    statements: Annotated[list[Text(2000, multiline=True)], Field(max_length=MAX_STATEMENTS)] = Field(
         None, description="Statements a declarant must accept.")
     scan_required: bool = Field(None, description="Declarations need a signed scan; these can only be made through the web form.")
 
@@ -208,11 +236,11 @@ class EventList(OutputModel):
 class InvitationIn(InputModel):
     institution: Text(300, min_length=1)
     category: Category
-    email: Text(254, min_length=1)
+    email: Text(254, min_length=1, email=True)
     language: Language = Field(None, description="Language of the invitation e-mails; pl when absent.")
 
 
-class InvitationsIn(RootModel[list[InvitationIn]]):
+class InvitationsIn(RootModel[Annotated[list[InvitationIn], Field(min_length=1)]]):
     """A list of invitees; all are added or, if any is wrong, none."""
 
     model_config = ConfigDict(strict=True)
@@ -254,7 +282,7 @@ class InvitationList(OutputModel):
 class ParticipantIn(InputModel):
     name: Text(200, min_length=1)
     position: Text(200) = None
-    needs: Text(1000) = Field(None, description="Special needs (diet, access, interpreter).")
+    needs: Text(1000, multiline=True) = Field(None, description="Special needs (diet, access, interpreter).")
 
 
 class ConsentsIn(InputModel):
@@ -269,19 +297,19 @@ class DeclarationPatch(InputModel):
     institution: Text(300, min_length=1) = None
     category: Category = None
     contact_name: Text(200, min_length=1) = None
-    email: Text(254, min_length=1) = None
+    email: Text(254, min_length=1, email=True) = None
     phone: Text(100) = None
     participants: Annotated[list[ParticipantIn], Field(min_length=1, max_length=MAX_PARTICIPANTS)] = None
     consents: ConsentsIn = None
     language: Language = None
-    notes: Text(2000) = None
+    notes: Text(2000, multiline=True) = None
 
 
 class DeclarationIn(DeclarationPatch):
     institution: Text(300, min_length=1)
     category: Category
     contact_name: Text(200, min_length=1)
-    email: Text(254, min_length=1)
+    email: Text(254, min_length=1, email=True)
     participants: Annotated[list[ParticipantIn], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
 
 
