@@ -209,7 +209,7 @@ def test_the_overview_page_shows_seats_waiting_list_quotas_and_who_has_not_answe
     assert "Seats taken 3" in page and "Seats free 0 – the meeting is full" in page
     assert "Waiting list 2 declarations, 3 seats" in page
     assert "Gmina (urząd gminy, OPS) 1 1 0 1 – reached" in page
-    assert "2 invited, 1 have not answered, 0 declined." in page
+    assert "Invited: 2 · not answered: 1 · declined: 0" in page
     assert silent.institution in page.split("Not answered yet", 1)[1]
     assert "days" in page and "left" in page
 
@@ -459,3 +459,18 @@ def test_the_attendance_list_groups_confirmed_participants_by_institution(client
     assert f"{confirmed.institution} 1 Uczestnik 1" in page and "2 Uczestnik 2" in page
     assert "Na liście rezerwowej" not in page
     assert "European Social Fund" in page
+
+
+def test_organiser_forms_carry_a_csrf_token_and_a_post_without_one_is_refused(app, client):
+    organiser = make.user()
+    event = make.event(organiser, published=False)
+    make.login(client, organiser)
+    app.config["WTF_CSRF_ENABLED"] = True
+    token_in = lambda page: re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)  # noqa: E731
+
+    assert client.post(f"/organiser/events/{event.id}/publish").status_code == 400
+    token = token_in(client.get(f"/organiser/events/{event.id}").get_data(as_text=True))
+    assert client.post(f"/organiser/events/{event.id}/publish", data={"csrf_token": token}).status_code == 302
+
+    token = token_in(client.get("/organiser/events/new").get_data(as_text=True))
+    assert client.post("/organiser/events/new", data=meeting_form(csrf_token=token)).status_code == 302

@@ -14,7 +14,7 @@ from .models import EVENT_KIND_LABELS, CATEGORY_LABELS, Event, InstitutionCatego
 # The zones a meeting of this project plausibly uses; others can still come through the API.
 TIMEZONE_CHOICES = ("Europe/Warsaw", "Europe/Vilnius", "Europe/Kyiv", "Europe/Berlin", "Europe/Brussels", "UTC")
 # The `T` form first: it is what datetime-local inputs send and expect back.
-LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
 def quota_field_name(category: InstitutionCategory) -> str:
     return f"quota_{category.value}"
