@@ -103,7 +103,10 @@ def _import_messages(text: str, rows: list[dict], fields: dict) -> list[str]:
         where = (_("Line %(line)d", line=numbers[position]) if numbers
                  else _("Row %(row)d of the list", row=position + 1))
         label = ROW_FIELD_LABELS.get(name)
-        messages.append(f"{where}{' (' + str(label) + ')' if label else ''}: {message}")
+        if label:
+            messages.append(_("%(where)s (%(field)s): %(message)s", where=where, field=label, message=message))
+        else:
+            messages.append(_("%(where)s: %(message)s", where=where, message=message))
     return messages
 
 
