@@ -286,3 +286,24 @@ def test_another_organisation_cannot_see_or_touch_the_reminders(mail_app):
     assert client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P3D/skip").status_code == 403
     assert client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P3D/send").status_code == 403
     assert event.skipped_reminders == []
+
+
+def test_the_meeting_form_sets_the_reminder_offsets_and_explains_a_wrong_one(app):
+    from .test_web_organiser import meeting_form
+
+    organiser, event = _meeting()
+    client = app.test_client()
+    make.login(client, organiser)
+    page = client.get(f"/organiser/events/{event.id}/edit")
+    assert 'value="P3D, P1D"' in page.text
+
+    wrong = client.post(f"/organiser/events/{event.id}/edit",
+                        data=meeting_form(reminders_before_deadline="3 days", reminders_before_meeting="P1D"))
+    assert wrong.status_code == 422
+    assert "ISO 8601" in wrong.text
+    assert event.reminders["before_deadline"] == ["P3D", "P1D"]
+
+    client.post(f"/organiser/events/{event.id}/edit",
+                data=meeting_form(reminders_before_deadline="P5D, PT2H", reminders_before_meeting=""))
+    db.session.refresh(event)
+    assert event.reminders == {"before_deadline": ["P5D", "PT2H"], "before_meeting": []}

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ..timeutil import to_local
-from .models import EVENT_KIND_LABELS, CATEGORY_LABELS, Event, InstitutionCategory
+from .models import CATEGORY_LABELS, DEFAULT_REMINDERS, EVENT_KIND_LABELS, Event, InstitutionCategory
 
 # The zones a meeting of this project plausibly uses; others can still come through the API.
 TIMEZONE_CHOICES = ("Europe/Warsaw", "Europe/Vilnius", "Europe/Kyiv", "Europe/Berlin", "Europe/Brussels", "UTC")
@@ -43,6 +43,8 @@ class EventForm(FlaskForm):
     moderated = BooleanField(_l("Moderated: the organiser accepts or rejects each declaration"))
     statements = TextAreaField(_l("Statements to accept (one per line)"))
     scan_required = BooleanField(_l("A signed scan of the declaration is required"))
+    reminders_before_deadline = StringField(_l("Reminders before the declaration deadline"))
+    reminders_before_meeting = StringField(_l("Reminders before the meeting"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,6 +73,11 @@ class EventForm(FlaskForm):
                              for category in InstitutionCategory
                              if self[quota_field_name(category)].data is not None}
         out["statements"] = [line.strip() for line in (self.statements.data or "").splitlines() if line.strip()]
+        # A form posted without the reminder fields (an older page) keeps the meeting's reminders.
+        reminders = {kind: [part.strip() for part in (self[f"reminders_{kind}"].data or "").split(",") if part.strip()]
+                     for kind in ("before_deadline", "before_meeting") if self[f"reminders_{kind}"].raw_data}
+        if reminders:
+            out["reminders"] = reminders
         return out
 
     def add_domain_errors(self, fields: dict) -> None:
@@ -78,7 +85,8 @@ class EventForm(FlaskForm):
         for name, message in fields.items():
             if name == "quotas":
                 self.quota_errors.append(str(message))
-            elif name in self._fields and name != "csrf_token":
+            elif name.replace(".", "_") in self._fields and name != "csrf_token":
+                name = name.replace(".", "_")
                 if not self[name].errors:
                     self[name].errors = list(self[name].errors) + [str(message)]
             else:
@@ -88,7 +96,8 @@ class EventForm(FlaskForm):
     def initial_data(cls, event: Event | None, default_timezone: str) -> dict:
         """Values for the form when it is first shown: local wall times in the meeting's zone."""
         if event is None:
-            return {"timezone": default_timezone, "invite_only": True, "kind": "information_session"}
+            return {"timezone": default_timezone, "invite_only": True, "kind": "information_session",
+                    **{f"reminders_{kind}": ", ".join(offsets) for kind, offsets in DEFAULT_REMINDERS.items()}}
         data = {name: getattr(event, name) for name in (
             "kind", "title", "description", "timezone", "venue", "address", "room", "reference", "contact_name",
             "contact_email", "contact_phone", "capacity", "seats_per_institution", "invite_only", "moderated",
@@ -98,6 +107,8 @@ class EventForm(FlaskForm):
         for category in InstitutionCategory:
             data[quota_field_name(category)] = (event.quotas or {}).get(category.value)
         data["statements"] = "\n".join(event.statements or [])
+        for kind, offsets in (event.reminders or DEFAULT_REMINDERS).items():
+            data[f"reminders_{kind}"] = ", ".join(offsets)
         return data
 
 
