@@ -56,7 +56,8 @@ OPENAPI_PATHS = {
         "post": operation(
             "Get an API token for an organiser", operation_id="createToken", tag="auth", auth=False,
             body=TokenIn, responses={201: ("The token; it is shown only once.", TokenOut)}, errors=(401, 429),
-            description="Send the organiser's e-mail and password; attempts are rate-limited per address."),
+            description="Send the organiser's e-mail and password. Failed attempts are limited per client "
+                        "address and per account (429 when exceeded); successful ones do not count."),
     },
     "/api/v1/openapi.json": {
         "get": {
