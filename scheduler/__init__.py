@@ -19,6 +19,10 @@ def _select_locale() -> str:
     if not has_request_context():
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = request.args.get("lang")
+    if request.path.startswith("/api/"):
+        # API clients keep no session; they name their language per request (Polish unless they ask).
+        return chosen if chosen in languages else (
+            request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"])
     if chosen in languages:
         session["lang"] = chosen
         return chosen

@@ -62,7 +62,8 @@ class Api:
 
     def __init__(self, client, headers: dict | None = None):
         self.client = client
-        self.headers = headers or {}
+        # Messages asserted in these tests are the English originals; Polish is the default otherwise.
+        self.headers = {"Accept-Language": "en", **(headers or {})}
 
     def call(self, method: str, path: str, json=NO_BODY, *, headers: dict | None = None, **kwargs):
         url = f"/api/v1{path}"
@@ -289,3 +290,39 @@ def test_numbers_may_be_written_as_whole_decimals_but_not_as_text_or_fractions(c
     for wrong in ("12", 12.5, True):
         answer = api.post("/events", meeting_body(capacity=wrong))
         assert answer.status_code == 422 and set(answer.get_json()["error"]["fields"]) == {"capacity"}
+
+
+def test_a_personal_link_shows_the_meeting_and_the_declaration_made_through_it(client):
+    organiser = make.user()
+    event = make.event(organiser, capacity=5, invite_only=True, statements=["Oświadczam, że zapoznałem się z regulaminem."])
+    token = make.invitations(organiser, event)[0].token
+    public = Api(client)
+
+    seen = public.get(f"/invitations/{token}").get_json()
+    assert seen["invitation"]["status"] == "opened"
+    assert seen["event"]["statements"] == ["Oświadczam, że zapoznałem się z regulaminem."]
+    assert (seen["event"]["declarations_open"], seen["event"]["seats_free"], seen["registration"]) == (True, 5, None)
+
+    made = public.post(f"/invitations/{token}/registration",
+                       make.declaration(seats=2, consents={"rodo": True, "statements": [True]})).get_json()
+    seen = public.get(f"/invitations/{token}").get_json()
+    assert seen["registration"]["manage_token"] == made["manage_token"]
+    assert (seen["invitation"]["status"], seen["event"]["seats_free"]) == ("declared", 3)
+
+    refused = public.post(f"/invitations/{token}/decline")
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "duplicate"
+    public.delete(f"/registrations/{made['manage_token']}")
+    declined = public.post(f"/invitations/{token}/decline")
+    assert declined.status_code == 200
+    assert (declined.get_json()["invitation"]["status"], declined.get_json()["registration"]) == ("declined", None)
+
+
+def test_anyone_sees_a_published_meeting_but_not_a_draft(client):
+    organiser = make.user()
+    draft = make.event(organiser, published=False)
+    published = make.event(organiser, capacity=None)
+    public = Api(client)
+    assert public.get(f"/events/{draft.id}/public").status_code == 404
+    seen = public.get(f"/events/{published.id}/public").get_json()
+    assert (seen["title"], seen["seats_free"], seen["declarations_open"]) == ("Spotkanie informacyjne dla PCPR", None, True)
+    assert "seats_taken" not in seen and "ical_uid" not in seen

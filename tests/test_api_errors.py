@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask_babel import refresh
 
 from scheduler import create_app
 from scheduler.api.openapi import build_document
@@ -137,6 +138,22 @@ def test_the_token_route_is_rate_limited(database_url, organiser):
 
 
 # --- validation --------------------------------------------------------------
+
+def test_errors_speak_the_language_the_client_asks_for(client, organiser):
+    event = make.event(organiser)
+    body = make.declaration()
+    del body["institution"]
+    messages = {}
+    for language in ("pl", "en", None):
+        # The test's app context outlives each request here, and Flask-Babel caches the locale on it.
+        refresh()
+        headers = {"Accept-Language": language} if language else {}
+        answer = client.post(f"/api/v1/events/{event.id}/registrations", json=body, headers=headers)
+        assert answer.status_code == 422
+        messages[language] = error_of(answer)["fields"]["institution"]
+    assert messages["en"] == "This field is required."
+    assert messages["pl"] == messages[None], "Polish unless asked otherwise"
+
 
 def test_a_time_without_an_offset_is_refused_with_the_field_named(api):
     answer = api.post("/events", meeting_body(starts_at="2030-04-17T09:00:00"))

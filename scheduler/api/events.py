@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from ..events.models import Event
 from ..events.overview import DashboardCounts, dashboard_counts
-from ..events.services import cancel_event, create_event, get_managed_event, list_managed_events, publish_event, \
-    update_event
+from ..errors import NotFound
+from ..events.services import cancel_event, create_event, declarations_open, get_event, get_managed_event, \
+    list_managed_events, publish_event, update_event
 from ..invitations.models import Invitation
 from ..invitations.services import add_invitations, list_invitations, personal_url
 from .common import ID, api_user, external_url, local, parse_body, respond
 from .openapi import operation, path_param
-from .schemas import EventIn, EventList, EventOut, EventPatch, InvitationList, InvitationsCreated, InvitationsIn
+from .schemas import EventIn, EventList, EventOut, EventPatch, InvitationList, InvitationsCreated, InvitationsIn, \
+    PublicEventOut
 from .views import bp
 
 
@@ -33,6 +35,27 @@ def event_json(event: Event, counts: DashboardCounts) -> dict:
         "seats_taken": counts.seats_taken, "seats_free": free, "waitlisted": counts.waiting, "pending": counts.pending,
         "created_at": local(event.created_at, tz), "updated_at": local(event.updated_at, tz),
         "published_at": local(event.published_at, tz), "cancelled_at": local(event.cancelled_at, tz),
+    }
+
+
+def public_event_json(event: Event) -> dict:
+    """The meeting as invitees see it (the same details as its public page)."""
+    tz = event.timezone
+    counts = dashboard_counts([event])[event.id]
+    keys = ("id", "title", "kind", "description", "timezone", "venue", "address", "room", "reference", "contact_name",
+            "contact_email", "contact_phone", "seats_per_institution", "invite_only", "moderated", "scan_required",
+            "status")
+    organisation = event.organisation
+    return {
+        **{key: getattr(event, key) for key in keys},
+        "starts_at": local(event.starts_at, tz), "ends_at": local(event.ends_at, tz),
+        "declaration_deadline": local(event.declaration_deadline, tz),
+        "declarations_open": declarations_open(event),
+        "seats_free": None if event.capacity is None else max(event.capacity - counts.seats_taken, 0),
+        "statements": list(event.statements or []),
+        "organisation": {"id": organisation.id, "name": organisation.name, "short_name": organisation.short_name,
+                         "slug": organisation.slug},
+        "public_url": public_url(event),
     }
 
 
@@ -94,6 +117,14 @@ def event_cancel(event_id: int):
     return _one(cancel_event(user, get_managed_event(user, event_id)))
 
 
+@bp.get(f"/events/<{ID}:event_id>/public")
+def event_public(event_id: int):
+    event = get_event(event_id)
+    if not (event.is_published or event.is_cancelled):
+        raise NotFound()  # drafts are nobody's business but the organiser's
+    return respond(PublicEventOut, public_event_json(event))
+
+
 @bp.get(f"/events/<{ID}:event_id>/invitations")
 def invitations_list(event_id: int):
     event = get_managed_event(api_user(), event_id)
@@ -139,6 +170,12 @@ OPENAPI_PATHS = {
     "/api/v1/events/{event_id}/cancel": {
         "post": operation("Cancel a meeting", operation_id="cancelEvent", tag="events", parameters=[EVENT_ID],
                           responses={200: ("The cancelled meeting.", EventOut)}),
+    },
+    "/api/v1/events/{event_id}/public": {
+        "get": operation("A published meeting as invitees see it", operation_id="getPublicEvent", tag="declaring",
+                         auth=False, parameters=[EVENT_ID], responses={200: ("The meeting.", PublicEventOut)},
+                         description="Its details, the statements to accept and whether declarations are open. "
+                                     "Drafts are not found."),
     },
     "/api/v1/events/{event_id}/invitations": {
         "get": operation("The meeting's invitations with their personal links", operation_id="listInvitations",

@@ -163,7 +163,8 @@ def build_document() -> dict:
                 "POST /api/v1/tokens and send it as `Authorization: Bearer <token>`. Invitees declare through "
                 "their personal link's token and change or withdraw through the manage token, without logging in. "
                 "Times are ISO 8601 with a UTC offset; responses give them in the meeting's time zone. Errors are "
-                "`{\"error\": {\"code\", \"message\", \"fields\"}}`."),
+                "`{\"error\": {\"code\", \"message\", \"fields\"}}`; messages are in Polish unless the request "
+                "sends `Accept-Language: en` (or `?lang=en`)."),
         },
         "servers": [{"url": "/"}],
         "tags": [{"name": tag} for tag in tags],

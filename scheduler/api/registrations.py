@@ -18,12 +18,14 @@ from ..events.overview import event_declaration, event_declarations
 from ..events.services import get_event, get_managed_event
 from ..invitations.services import personal_url
 from ..registration.models import Registration, RegistrationStatus
-from ..registration.services import (decide, declare, enter_declaration, find_invitation, find_registration,
-                                     update_declaration, waiting_list_position, withdraw, withdraw_by_organiser)
+from ..registration.services import (decide, declare, decline_invitation, enter_declaration, find_invitation,
+                                     find_registration, mark_opened, update_declaration, waiting_list_position,
+                                     withdraw, withdraw_by_organiser)
 from .common import ID, api_user, external_url, idempotency_key, local, parse_body, respond
-from .events import public_url
+from .events import public_event_json, public_url
 from .openapi import header_param, operation, path_param
-from .schemas import DeclarationIn, DeclarationPatch, EnteredDeclarationIn, RegistrationList, RegistrationOut
+from .schemas import DeclarationIn, DeclarationPatch, EnteredDeclarationIn, PersonalLinkOut, RegistrationList, \
+    RegistrationOut
 from .views import bp
 
 
@@ -70,6 +72,30 @@ def _declare(event_id: int, web_form_url: Callable[[], str], *, invitation_token
     # A repeated Idempotency-Key returns the earlier declaration untouched (its updated_at is older than now).
     repeated = key is not None and registration.updated_at != now
     return _one(registration, 200 if repeated else 201)
+
+
+def personal_link_json(invitation) -> dict:
+    registration = invitation.registration
+    active = registration is not None and registration.is_active
+    return {
+        "invitation": {"institution": invitation.institution, "category": invitation.category,
+                       "email": invitation.email, "language": invitation.language, "status": invitation.status,
+                       "declined_at": local(invitation.declined_at, invitation.event.timezone)},
+        "event": public_event_json(invitation.event),
+        "registration": registration_json(registration, waiting_list_position(registration)) if active else None,
+    }
+
+
+@bp.get("/invitations/<token>")
+def invitation_get(token: str):
+    invitation = find_invitation(token)
+    mark_opened(invitation)  # as when the personal link is opened in a browser
+    return respond(PersonalLinkOut, personal_link_json(invitation))
+
+
+@bp.post("/invitations/<token>/decline")
+def invitation_decline(token: str):
+    return respond(PersonalLinkOut, personal_link_json(decline_invitation(token)))
 
 
 @bp.post("/invitations/<token>/registration")
@@ -163,6 +189,20 @@ def _decision(summary: str, operation_id: str, text: str) -> dict:
 
 
 OPENAPI_PATHS = {
+    "/api/v1/invitations/{token}": {
+        "get": operation("What a personal link shows: the invitation, the meeting, the declaration",
+                         operation_id="getInvitation", tag="declaring", auth=False, parameters=[INVITATION_TOKEN],
+                         responses={200: ("The invitation.", PersonalLinkOut)},
+                         description="Counts as opening the invitation. A revoked link is not found."),
+    },
+    "/api/v1/invitations/{token}/decline": {
+        "post": operation("Say the institution will not take part", operation_id="declineInvitation",
+                          tag="declaring", auth=False, parameters=[INVITATION_TOKEN], errors=(409,),
+                          responses={200: ("The declined invitation.", PersonalLinkOut)},
+                          description="No reminders follow; the institution may still declare until the deadline. "
+                                      "409 when it has already declared (withdraw through the manage token) or "
+                                      "after the deadline."),
+    },
     "/api/v1/invitations/{token}/registration": {
         "post": operation("Declare participation through a personal link", operation_id="declareByInvitation",
                           tag="declaring", auth=False, parameters=[INVITATION_TOKEN, IDEMPOTENCY], body=DeclarationIn,

@@ -231,6 +231,36 @@ class EventList(OutputModel):
     events: list[EventOut]
 
 
+class PublicEventOut(OutputModel):
+    """What an invitee sees of a meeting: its details and rules, no one else's data."""
+
+    id: int
+    title: str
+    kind: Kind
+    description: str
+    starts_at: datetime = Field(description="In the meeting's time zone, with its offset.")
+    ends_at: datetime
+    timezone: str
+    venue: str
+    address: str
+    room: str
+    reference: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+    seats_per_institution: int | None
+    declaration_deadline: datetime
+    declarations_open: bool = Field(description="Published and before the declaration deadline.")
+    seats_free: int | None = Field(description="Seats left; null when there is no capacity limit.")
+    invite_only: bool
+    moderated: bool
+    statements: list[str] = Field(description="Accept each in consents.statements, in this order.")
+    scan_required: bool = Field(description="Declarations need a signed scan: use the web form (public_url).")
+    status: Literal[tuple(s.value for s in EventStatus)]
+    organisation: OrganisationOut
+    public_url: str
+
+
 # --- invitations -------------------------------------------------------------
 
 class InvitationIn(InputModel):
@@ -358,3 +388,20 @@ class RegistrationOut(OutputModel):
 
 class RegistrationList(OutputModel):
     registrations: list[RegistrationOut]
+
+
+class InviteeInvitationOut(OutputModel):
+    institution: str
+    category: str
+    email: str
+    language: str
+    status: Literal["new", "sent", "opened", "declared", "declined", "revoked"]
+    declined_at: datetime | None
+
+
+class PersonalLinkOut(OutputModel):
+    """What the holder of a personal link sees: the invitation, the meeting and its own declaration."""
+
+    invitation: InviteeInvitationOut
+    event: PublicEventOut
+    registration: RegistrationOut | None = Field(description="The declaration made through this link, unless withdrawn.")
