@@ -60,7 +60,7 @@ test: install-dev
 	fi
 
 bench: install-dev
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/load_declarations.py --backend both --clients 200 --seats 50
 
 clean:
 	rm -rf $(VENV) instance
