@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
+from flask_babel import refresh as babel_refresh
 
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
@@ -48,6 +49,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    # Each request chooses its language afresh: Flask-Babel caches the locale on the application context,
+    # which outlives the request when something pushed it around requests (the test suite, a CLI command),
+    # and a cached Polish would then ignore a later ?lang=en, and vice versa.
+    app.before_request(babel_refresh)
+    app.teardown_request(lambda _exc: babel_refresh())
     mail.init_app(app)
     limiter.init_app(app)
 
@@ -109,9 +115,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .clock import cli as clock_cli
     from .clock import serving_with_flask_run, start_clock
     from .notifications.reminder_views import bp as reminders_bp
+    from .registration.privacy_views import bp as privacy_bp
 
     app.register_blueprint(clock_cli)
     app.register_blueprint(reminders_bp)
+    app.register_blueprint(privacy_bp)
     if serving_with_flask_run():
         start_clock(app)  # gunicorn starts it per worker in gunicorn.conf.py
     return app
