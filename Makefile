@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-dev browser translations migrate bench clean
+.PHONY: run test install install-dev browser translations messages migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ browser:
 
 translations: | $(BIN)/python
 	@$(BIN)/pybabel compile --use-fuzzy -d scheduler/translations >/dev/null
+
+# After adding or changing user-facing strings: refresh the catalogs, then translate the new Polish entries
+# (tests/test_translations.py fails until every string has a Polish translation).
+messages: | $(BIN)/python
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --project="Liderzy kooperacji" \
+	  --copyright-holder="Regionalny Ośrodek Polityki Społecznej w Rzeszowie" -o scheduler/translations/messages.pot .
+	$(BIN)/pybabel update -i scheduler/translations/messages.pot -d scheduler/translations --no-fuzzy-matching --ignore-obsolete
 
 migrate: install
 	$(FLASK) db upgrade
