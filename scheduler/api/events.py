@@ -28,6 +28,7 @@ def event_json(event: Event, counts: DashboardCounts) -> dict:
         "quotas": dict(event.quotas or {}), "declaration_deadline": local(event.declaration_deadline, tz),
         "invite_only": event.invite_only, "moderated": event.moderated, "statements": list(event.statements or []),
         "scan_required": event.scan_required, "status": event.status,
+        "reminders": {kind: list((event.reminders or {}).get(kind, [])) for kind in ("before_deadline", "before_meeting")},
         "organisation": {"id": organisation.id, "name": organisation.name, "short_name": organisation.short_name,
                          "slug": organisation.slug},
         "ical_uid": event.ical_uid, "ical_sequence": event.ical_sequence,

@@ -146,6 +146,18 @@ class TokenOut(OutputModel):
 
 # --- events ------------------------------------------------------------------
 
+class Reminders(InputModel):
+    before_deadline: Annotated[list[Text(20, min_length=2)], Field(max_length=5)] = Field(
+        None, description="To invitees who have not answered, this long before the declaration deadline.")
+    before_meeting: Annotated[list[Text(20, min_length=2)], Field(max_length=5)] = Field(
+        None, description="To confirmed participants (with the invite again), this long before the start.")
+
+
+class RemindersOut(OutputModel):
+    before_deadline: list[str]
+    before_meeting: list[str]
+
+
 class EventPatch(InputModel):
     """Fields of a meeting; in PATCH every one is optional."""
 
@@ -171,6 +183,8 @@ class EventPatch(InputModel):
     statements: Annotated[list[Text(2000, multiline=True)], Field(max_length=MAX_STATEMENTS)] = Field(
         None, description="Statements a declarant must accept.")
     scan_required: bool = Field(None, description="Declarations need a signed scan; these can only be made through the web form.")
+    reminders: Reminders = Field(None, description="Reminder offsets as ISO 8601 durations (P3D, PT2H, PT5M); "
+                                                   "defaults before_deadline [P3D, P1D], before_meeting [P1D].")
 
 
 class EventIn(EventPatch):
@@ -212,6 +226,7 @@ class EventOut(OutputModel):
     moderated: bool
     statements: list[str]
     scan_required: bool
+    reminders: RemindersOut
     status: Literal[tuple(s.value for s in EventStatus)]
     organisation: OrganisationOut
     ical_uid: str

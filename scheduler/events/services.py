@@ -132,6 +132,9 @@ def validate_event_data(changes: dict, event: Event | None = None) -> dict:
     if unknown:
         raise ValidationFailed(fields={name: _l("Unknown field.") for name in sorted(unknown)})
     data = {**_current_values(event), **changes}
+    if event is not None and isinstance(changes.get("reminders"), dict) and isinstance(event.reminders, dict):
+        # A change naming one kind of reminder keeps the other as it was.
+        data["reminders"] = {**event.reminders, **changes["reminders"]}
     errors: dict = {}
     c = Event.__table__.c
     out: dict = {}
