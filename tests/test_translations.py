@@ -209,12 +209,14 @@ def test_the_organisers_pages_are_polish_after_a_polish_login(client):
     organiser = make.user()
     event = make.event(organiser, capacity=3)
     declare(event.id, make.declaration(seats=2))
+    declare(event.id, make.declaration(seats=2))  # does not fit: the waiting list
     make.login(client, organiser, lang="pl")
 
     overview = page(client.get(f"/organiser/events/{event.id}"))
 
     assert "Moje spotkania" in overview and "Zajęte miejsca" in overview and "Lista rezerwowa" in overview
     assert "Dziennik wiadomości" in overview and "Przypomnienia" in overview
+    assert "1 deklaracja, 2 miejsca" in overview  # Polish plural forms
     assert "Seats taken" not in overview
 
 
