@@ -109,6 +109,7 @@ def upgrade():
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('language', sa.String(length=5), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('token_digest', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
@@ -118,7 +119,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['event_id'], ['events.id'], name=op.f('fk_invitations_event_id_events'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
     sa.UniqueConstraint('event_id', 'email', 'institution', name='uq_invitations_event_email_institution'),
-    sa.UniqueConstraint('token', name=op.f('uq_invitations_token'))
+    sa.UniqueConstraint('token', name=op.f('uq_invitations_token')),
+    sa.UniqueConstraint('token_digest', name=op.f('uq_invitations_token_digest'))
     )
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invitations_event_id'), ['event_id'], unique=False)
@@ -173,6 +175,7 @@ def upgrade():
     sa.Column('statements_accepted', sa.JSON(), nullable=False),
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('manage_token', sa.String(length=64), nullable=False),
+    sa.Column('manage_token_digest', sa.String(length=64), nullable=False),
     sa.Column('idempotency_key', sa.String(length=100), nullable=True),
     sa.Column('entered_by_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -185,7 +188,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['invitation_id'], ['invitations.id'], name=op.f('fk_registrations_invitation_id_invitations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registrations')),
     sa.UniqueConstraint('invitation_id', name=op.f('uq_registrations_invitation_id')),
-    sa.UniqueConstraint('manage_token', name=op.f('uq_registrations_manage_token'))
+    sa.UniqueConstraint('manage_token', name=op.f('uq_registrations_manage_token')),
+    sa.UniqueConstraint('manage_token_digest', name=op.f('uq_registrations_manage_token_digest'))
     )
     with op.batch_alter_table('registrations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_registrations_event_id'), ['event_id'], unique=False)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..database import UTCDateTime, utcnow
 from ..events.models import Event
 from ..extensions import db
+from ..tokens import digest
 
 
 class Invitation(db.Model):
@@ -22,7 +23,9 @@ class Invitation(db.Model):
     category: Mapped[str] = mapped_column(String(40))
     email: Mapped[str] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(5), default="pl")
+    # The token is kept so the organiser can copy the link; lookups go by its digest (see tokens.py).
     token: Mapped[str] = mapped_column(String(64), unique=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -32,6 +35,11 @@ class Invitation(db.Model):
 
     event: Mapped[Event] = relationship()
     registration = relationship("Registration", back_populates="invitation", uselist=False)
+
+    @validates("token")
+    def _keep_digest(self, _key, token: str) -> str:
+        self.token_digest = digest(token)
+        return token
 
     @property
     def status(self) -> str:

@@ -5,12 +5,13 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..database import UTCDateTime, utcnow
 from ..events.models import Event
 from ..extensions import db
 from ..invitations.models import Invitation
+from ..tokens import digest
 
 
 class RegistrationStatus(str, enum.Enum):
@@ -79,6 +80,7 @@ class Registration(db.Model):
     statements_accepted: Mapped[list] = mapped_column(JSON, default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
     manage_token: Mapped[str] = mapped_column(String(64), unique=True)
+    manage_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -94,6 +96,11 @@ class Registration(db.Model):
         back_populates="registration", cascade="all, delete-orphan", order_by="Participant.ordinal"
     )
     scan: Mapped[Scan | None] = relationship(back_populates="registration", cascade="all, delete-orphan", uselist=False)
+
+    @validates("manage_token")
+    def _keep_digest(self, _key, token: str) -> str:
+        self.manage_token_digest = digest(token)
+        return token
 
     @property
     def status_enum(self) -> RegistrationStatus:

@@ -24,7 +24,7 @@ from ..events.services import declarations_open
 from ..extensions import db
 from ..invitations.models import Invitation
 from ..notifications import hooks
-from ..tokens import looks_like_token, new_token
+from ..tokens import digest, looks_like_token, new_token, same_token
 from ..validation import clean_email, clean_text
 from .models import ACTIVE_STATUSES, Channel, Participant, Registration, RegistrationStatus, Scan
 
@@ -243,8 +243,10 @@ def find_invitation(token: str | None) -> Invitation:
     """The invitation behind a personal link; unknown, malformed or revoked tokens are all 'not found'."""
     if not looks_like_token(token):
         raise NotFound()
-    invitation = db.session.execute(select(Invitation).where(Invitation.token == token)).scalar_one_or_none()
-    if invitation is None or invitation.revoked_at is not None:
+    # Looked up by digest, so response time says nothing about how much of a guess matched.
+    invitation = db.session.execute(
+        select(Invitation).where(Invitation.token_digest == digest(token))).scalar_one_or_none()
+    if invitation is None or not same_token(invitation.token, token) or invitation.revoked_at is not None:
         raise NotFound()
     return invitation
 
@@ -253,8 +255,8 @@ def find_registration(manage_token: str | None) -> Registration:
     if not looks_like_token(manage_token):
         raise NotFound()
     registration = db.session.execute(
-        select(Registration).where(Registration.manage_token == manage_token)).scalar_one_or_none()
-    if registration is None:
+        select(Registration).where(Registration.manage_token_digest == digest(manage_token))).scalar_one_or_none()
+    if registration is None or not same_token(registration.manage_token, manage_token):
         raise NotFound()
     return registration
 
