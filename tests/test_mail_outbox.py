@@ -241,9 +241,11 @@ def test_two_dispatchers_at_once_send_every_message_exactly_once(smtp_app, smtp_
         _queue(event, f"test:parallel:{n}", recipient=f"r{n}@example.org")
     db.session.commit()
     results, errors = [], []
+    # Built here, not in the threads: CPython 3.11's ast module is not thread-safe (gh-106905), and
+    # building an app compiles its URL rules with it.
+    instances = [create_app({"SQLALCHEMY_DATABASE_URI": database_url, **smtp_server.config()}) for _ in range(2)]
 
-    def worker(name: str):
-        instance = create_app({"SQLALCHEMY_DATABASE_URI": database_url, **smtp_server.config()})
+    def worker(name: str, instance):
         try:
             with instance.app_context():
                 while True:
@@ -256,7 +258,7 @@ def test_two_dispatchers_at_once_send_every_message_exactly_once(smtp_app, smtp_
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(f"worker-{i}",)) for i in range(2)]
+    threads = [threading.Thread(target=worker, args=(f"worker-{i}", instance)) for i, instance in enumerate(instances)]
     for thread in threads:
         thread.start()
     for thread in threads:
