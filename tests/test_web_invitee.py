@@ -526,3 +526,16 @@ def test_garbage_in_the_form_is_refused_with_messages_not_a_crash(web):
     for field_id in ("institution", "email", "category", "phone", "participants-0-name"):
         assert error_next_to(response, field_id), field_id
     assert count_registrations() == 0
+
+
+def test_the_home_page_lists_upcoming_meetings_before_past_ones(web):
+    from datetime import timedelta
+
+    soon = make.event(title="Szkolenie MSK – nowa edycja")
+    past_start = make.now() - timedelta(days=400)
+    past = make.event(title="Spotkanie z 2019 roku", starts_at=past_start, ends_at=past_start + timedelta(hours=2),
+                      declaration_deadline=past_start - timedelta(days=5))
+    shown = page(web.get("/"))
+    upcoming_part, _sep, past_part = shown.partition('class="event-list past"')
+    assert soon.title in upcoming_part and past.title not in upcoming_part
+    assert past.title in past_part

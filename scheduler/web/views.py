@@ -1,6 +1,7 @@
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 
+from ..database import utcnow
 from ..events.services import list_public_events
 from ..extensions import db
 
@@ -9,7 +10,11 @@ bp = Blueprint("web", __name__)
 
 @bp.get("/")
 def home():
-    return render_template("home.html", events=list_public_events())
+    now = utcnow()
+    events = list_public_events()
+    upcoming = [event for event in events if event.ends_at >= now]
+    past = sorted((event for event in events if event.ends_at < now), key=lambda e: e.starts_at, reverse=True)
+    return render_template("home.html", events=events, upcoming=upcoming, past=past)
 
 
 @bp.get("/healthz")
