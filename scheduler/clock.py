@@ -46,6 +46,18 @@ def _safe_tick(app: Flask) -> None:
         log.exception("clock tick failed")
 
 
+def _safe_purge(app: Flask) -> None:
+    from .registration.privacy import purge_expired_personal_data
+
+    try:
+        with app.app_context():
+            counts = purge_expired_personal_data()
+            if any(counts.values()):
+                log.info("retention: anonymised %s", counts)
+    except Exception:
+        log.exception("personal-data retention pass failed")
+
+
 def _add_job(scheduler, app: Flask) -> None:
     # misfire_grace_time=None: a tick that runs late still runs (the 3.x default
     # of 1 s would drop it); coalesce: a backlog of missed ticks runs once;
@@ -53,6 +65,9 @@ def _add_job(scheduler, app: Flask) -> None:
     scheduler.add_job(_safe_tick, "interval", args=[app], seconds=app.config["SCHEDULER_TICK_SECONDS"],
                       id="tick", misfire_grace_time=None, coalesce=True, max_instances=1,
                       next_run_time=_now())
+    # Personal data past PERSONAL_DATA_RETENTION_DAYS is anonymised a few times a day; the pass is idempotent.
+    scheduler.add_job(_safe_purge, "interval", args=[app], hours=6, id="retention", misfire_grace_time=None,
+                      coalesce=True, max_instances=1, next_run_time=_now())
 
 
 def _now():

@@ -191,6 +191,13 @@ def load_demo_data() -> dict:
         seats_per_institution=2, quotas={"powiat": 4, "gmina": 6}, declaration_deadline=_at(deadline_day, "16:00"),
         invite_only=False, moderated=False, statements=[], scan_required=False)
     _invite(upcoming, "Gminny Ośrodek Pomocy Społecznej w Krempnej", "gmina", "gops.krempna@example.org")
+    declared = _invite(upcoming, "Powiatowe Centrum Pomocy Rodzinie w Jaśle", "powiat", "pcpr.jaslo@example.org")
+    _paper_declaration(upcoming, declared, declared.institution, "powiat", "Kierownik PCPR", declared.email,
+                       [("Uczestnik demonstracyjny 1", "animator powiatowy"), ("Uczestnik demonstracyjny 2", "")],
+                       utcnow() - timedelta(days=1), channel=Channel.ONLINE.value)
+    _paper_declaration(upcoming, None, "Gminny Ośrodek Pomocy Społecznej w Świlczy", "gmina", "Kierownik GOPS",
+                       "gops.swilcza@example.org", [("Uczestnik demonstracyjny 3", "pracownik socjalny")],
+                       utcnow() - timedelta(hours=5), channel=Channel.ONLINE.value)
     db.session.commit()
     return {"organisations": len(orgs), "events": db.session.execute(select(func.count(Event.id))).scalar_one()}
 

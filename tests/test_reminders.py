@@ -307,3 +307,24 @@ def test_the_meeting_form_sets_the_reminder_offsets_and_explains_a_wrong_one(app
                 data=meeting_form(reminders_before_deadline="P5D, PT2H", reminders_before_meeting=""))
     db.session.refresh(event)
     assert event.reminders == {"before_deadline": ["P5D", "PT2H"], "before_meeting": []}
+
+
+def test_the_clock_runs_the_tick_and_the_retention_pass(make_app):
+    app = make_app(SCHEDULER_ENABLED=True, SCHEDULER_TICK_SECONDS=3600)
+    scheduler = start_clock(app)
+    try:
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == {"tick", "retention"}
+        assert jobs["tick"].trigger.interval == timedelta(seconds=3600)
+        assert jobs["tick"].misfire_grace_time is None and jobs["tick"].coalesce
+        assert start_clock(app) is scheduler  # once per process
+    finally:
+        stop_clock()
+
+
+def test_other_flask_commands_do_not_start_the_clock(runner):
+    result = runner.invoke(args=["tick"])
+    assert result.exit_code == 0, result.output
+    from scheduler import clock
+
+    assert clock._started == {}
