@@ -92,11 +92,13 @@ def _whole_number(value):
 
 
 Whole = BeforeValidator(_whole_number)
-Capacity = Annotated[int, Whole, Field(ge=1, le=MAX_CAPACITY)]
+# The bounds come before `Whole`: after it, pydantic would write them into the document as `ge`/`le`,
+# which JSON Schema ignores, instead of `minimum`/`maximum`.
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY), Whole]
 # Integer keys fit PostgreSQL's integer and SQLite's int64; larger ids would fail in the driver, not 404.
 ID_MAX = 2_147_483_647
-DbId = Annotated[int, Whole, Field(ge=1, le=ID_MAX)]
-Quota = Annotated[int, Whole, Field(ge=0, le=MAX_CAPACITY)]
+DbId = Annotated[int, Field(ge=1, le=ID_MAX), Whole]
+Quota = Annotated[int, Field(ge=0, le=MAX_CAPACITY), Whole]
 
 
 def _drop_defaults(schema: dict) -> None:
@@ -203,7 +205,9 @@ class OrganisationOut(OutputModel):
     slug: str
 
 
-class EventOut(OutputModel):
+class EventDetailsOut(OutputModel):
+    """What everyone may see of a meeting; the organiser's and the invitee's views add to it."""
+
     id: int
     title: str
     kind: Kind
@@ -218,20 +222,23 @@ class EventOut(OutputModel):
     contact_name: str
     contact_email: str
     contact_phone: str
-    capacity: int | None
     seats_per_institution: int | None
-    quotas: dict[str, int]
     declaration_deadline: datetime
     invite_only: bool
     moderated: bool
+    status: Literal[tuple(s.value for s in EventStatus)]
+    organisation: OrganisationOut
+    public_url: str
+
+
+class EventOut(EventDetailsOut):
+    capacity: int | None
+    quotas: dict[str, int]
     statements: list[str]
     scan_required: bool
     reminders: RemindersOut
-    status: Literal[tuple(s.value for s in EventStatus)]
-    organisation: OrganisationOut
     ical_uid: str
     ical_sequence: int
-    public_url: str
     seats_taken: int = Field(description="Participants in confirmed declarations.")
     seats_free: int | None = Field(description="Seats left; null when there is no capacity limit.")
     waitlisted: int = Field(description="Declarations on the waiting list.")
@@ -246,34 +253,13 @@ class EventList(OutputModel):
     events: list[EventOut]
 
 
-class PublicEventOut(OutputModel):
+class PublicEventOut(EventDetailsOut):
     """What an invitee sees of a meeting: its details and rules, no one else's data."""
 
-    id: int
-    title: str
-    kind: Kind
-    description: str
-    starts_at: datetime = Field(description="In the meeting's time zone, with its offset.")
-    ends_at: datetime
-    timezone: str
-    venue: str
-    address: str
-    room: str
-    reference: str
-    contact_name: str
-    contact_email: str
-    contact_phone: str
-    seats_per_institution: int | None
-    declaration_deadline: datetime
     declarations_open: bool = Field(description="Published and before the declaration deadline.")
     seats_free: int | None = Field(description="Seats left; null when there is no capacity limit.")
-    invite_only: bool
-    moderated: bool
     statements: list[str] = Field(description="Accept each in consents.statements, in this order.")
     scan_required: bool = Field(description="Declarations need a signed scan: use the web form (public_url).")
-    status: Literal[tuple(s.value for s in EventStatus)]
-    organisation: OrganisationOut
-    public_url: str
 
 
 # --- invitations -------------------------------------------------------------
