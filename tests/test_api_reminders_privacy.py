@@ -68,3 +68,21 @@ def test_personal_data_is_exported_and_erased_through_the_api(client):
     missing = client.post(f"/api/v1/events/{event.id}/personal-data/export", headers=headers,
                           json={"email": "gops@example.org"})
     assert missing.status_code == 404
+
+
+def test_only_an_administrator_creates_meetings_for_another_organisation(client):
+    lead = make.organisation()
+    kielce = make.organisation("Regionalny Ośrodek Polityki Społecznej w Kielcach", "ROPS Kielce")
+    organiser, admin = make.user(lead), make.user(lead, is_admin=True)
+
+    refused = client.post("/api/v1/events", headers=api_headers(organiser),
+                          json=meeting_body(organisation_id=kielce.id))
+    conforms("POST", "/api/v1/events", refused)
+    assert refused.status_code == 403
+
+    created = client.post("/api/v1/events", headers=api_headers(admin), json=meeting_body(organisation_id=kielce.id))
+    conforms("POST", "/api/v1/events", created)
+    assert created.status_code == 201 and created.json["organisation"]["id"] == kielce.id
+
+    unknown = client.post("/api/v1/events", headers=api_headers(admin), json=meeting_body(organisation_id=999))
+    assert unknown.status_code == 422 and "organisation_id" in unknown.json["error"]["fields"]

@@ -474,3 +474,28 @@ def test_organiser_forms_carry_a_csrf_token_and_a_post_without_one_is_refused(ap
 
     token = token_in(client.get("/organiser/events/new").get_data(as_text=True))
     assert client.post("/organiser/events/new", data=meeting_form(csrf_token=token)).status_code == 302
+
+
+def test_an_administrator_creates_a_meeting_for_another_organisation(app):
+    lead = make.organisation()
+    kielce = make.organisation("Regionalny Ośrodek Polityki Społecznej w Kielcach", "ROPS Kielce")
+    admin = make.user(lead, is_admin=True)
+    client = app.test_client()
+    make.login(client, admin)
+    assert kielce.name in client.get("/organiser/events/new").text
+
+    response = client.post("/organiser/events/new", data=meeting_form(organisation_id=str(kielce.id)))
+    assert response.status_code == 302
+    event = db.session.execute(select(Event)).scalar_one()
+    assert event.organisation_id == kielce.id
+
+
+def test_an_organiser_is_not_offered_other_organisations(app):
+    organiser = make.user()
+    other = make.organisation("Mazowieckie Centrum Polityki Społecznej", "MCPS Warszawa")
+    client = app.test_client()
+    make.login(client, organiser)
+    assert 'name="organisation_id"' not in client.get("/organiser/events/new").text
+    client.post("/organiser/events/new", data=meeting_form(organisation_id=str(other.id)))
+    event = db.session.execute(select(Event)).scalar_one()
+    assert event.organisation_id == organiser.organisation_id

@@ -90,7 +90,7 @@ def events_list():
 def event_create():
     user = api_user()
     body = parse_body(EventIn)
-    return _one(create_event(user, body.given()), 201)
+    return _one(create_event(user, body.given(exclude={"organisation_id"}), organisation_id=body.organisation_id), 201)
 
 
 @bp.get(f"/events/<{ID}:event_id>")

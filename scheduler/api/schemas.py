@@ -196,6 +196,8 @@ class EventIn(EventPatch):
     starts_at: InMoment
     ends_at: InMoment
     declaration_deadline: InMoment
+    organisation_id: DbId = Field(None, description="Administrators only: the organisation the meeting belongs to "
+                                                    "(default: the user's own).")
 
 
 class OrganisationOut(OutputModel):

@@ -38,6 +38,10 @@ def get_or_create_organisation(name: str, *, short_name: str = "", address: str 
     return organisation
 
 
+def list_organisations() -> list[Organisation]:
+    return list(db.session.execute(select(Organisation).order_by(Organisation.name)).scalars())
+
+
 def find_organisation(name_or_slug: str) -> Organisation | None:
     key = name_or_slug.strip().lower()
     return db.session.execute(select(Organisation).where(

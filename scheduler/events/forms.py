@@ -21,6 +21,8 @@ def quota_field_name(category: InstitutionCategory) -> str:
 
 
 class EventForm(FlaskForm):
+    # Shown to administrators only (the view removes it for organisers): whose meeting this is.
+    organisation_id = SelectField(_l("Organisation"), coerce=int, validators=[Optional()])
     kind = SelectField(_l("Kind of meeting"),
                        choices=[SelectChoice(k.value, label) for k, label in EVENT_KIND_LABELS.items()])
     title = StringField(_l("Title"))

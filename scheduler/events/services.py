@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ..auth.access import require_manage, visible_events
 from ..auth.models import User
 from ..database import utcnow
-from ..errors import InvalidState, NotFound, ValidationFailed
+from ..errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from ..extensions import db
 from ..notifications.reminders import clean_reminders
 from ..timeutil import LocalTimeError, is_valid_zone, localize
@@ -200,9 +200,19 @@ def _check_room_for_confirmed(event: Event, out: dict, errors: dict) -> None:
 
 
 def create_event(user: User, data: dict, *, organisation_id: int | None = None) -> Event:
-    """Create a draft meeting for the user's organisation (an admin may name another)."""
+    """Create a draft meeting for the user's organisation; an admin may name another one.
+
+    Raises Forbidden when an organiser names another organisation and
+    ValidationFailed when the organisation does not exist.
+    """
+    from ..auth.models import Organisation
+
     values = validate_event_data(data)
-    org_id = organisation_id if (organisation_id and user.is_admin) else user.organisation_id
+    org_id = organisation_id if organisation_id is not None else user.organisation_id
+    if org_id != user.organisation_id and not user.is_admin:
+        raise Forbidden(_l("Only an administrator can create meetings for another organisation."))
+    if db.session.get(Organisation, org_id) is None:
+        raise ValidationFailed(fields={"organisation_id": _l("No such organisation.")})
     event = Event(organisation_id=org_id, created_by_id=user.id, status=EventStatus.DRAFT.value,
                   ical_uid=f"{uuid.uuid4()}@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}", **values)
     db.session.add(event)

@@ -5,6 +5,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from wtforms.fields.choices import SelectChoice
+
+from ..auth.services import list_organisations
 from ..database import utcnow
 from ..errors import ValidationFailed
 from ..extensions import db
@@ -37,7 +40,8 @@ def _save(form: EventForm, event: Event | None) -> Event | None:
             validate_event_data(changes, event)
             raise ValidationFailed(fields={})
         if event is None:
-            return create_event(current_user, changes)
+            chosen = form.organisation_id.data if "organisation_id" in form else None
+            return create_event(current_user, changes, organisation_id=chosen)
         return update_event(current_user, event, changes)
     except ValidationFailed as exc:
         # update_event holds the meeting's lock (SQLite: the write lock); give it back now.
@@ -49,7 +53,12 @@ def _save(form: EventForm, event: Event | None) -> Event | None:
 @bp.route("/organiser/events/new", methods=["GET", "POST"])
 @login_required
 def create():
-    form = EventForm(data=EventForm.initial_data(None, current_app.config["DEFAULT_TIMEZONE"]))
+    form = EventForm(data={**EventForm.initial_data(None, current_app.config["DEFAULT_TIMEZONE"]),
+                           "organisation_id": current_user.organisation_id})
+    if current_user.is_admin:
+        form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in list_organisations()]
+    else:
+        del form.organisation_id
     if form.is_submitted():
         event = _save(form, None)
         if event is not None:
@@ -64,6 +73,7 @@ def create():
 def edit(event_id: int):
     event = get_managed_event(current_user, event_id)
     form = EventForm(data=EventForm.initial_data(event, current_app.config["DEFAULT_TIMEZONE"]))
+    del form.organisation_id  # a meeting stays with its organisation
     if form.is_submitted():
         saved = _save(form, event)
         if saved is not None:
