@@ -93,11 +93,13 @@ def app(make_app):
 
 
 @pytest.fixture
-def mail_app(make_app, smtp_server):
-    """An app that delivers to the test's real SMTP server (aiosmtpd)."""
-    app = make_app(**smtp_server.config())
-    with app.app_context():
-        yield app
+def mail_app(app, smtp_server):
+    """The test's app, delivering to the test's real SMTP server (aiosmtpd)."""
+    from scheduler.extensions import mail
+
+    app.config.update(smtp_server.config())
+    mail.init_app(app)  # Flask-Mail reads its settings when bound
+    return app
 
 
 @pytest.fixture

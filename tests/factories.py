@@ -180,3 +180,15 @@ def check_ics(text: str | bytes) -> "icalendar.Calendar":
             problems = [line for line in result.stderr.splitlines() if "ERROR" in line or "problem" in line]
             assert result.returncode == 0, problems or result.stderr[-2000:]
     return calendar
+
+
+def messages(**filters):
+    """Outbox rows matching `filters` (column=value), oldest first, freshly read from the database."""
+    from sqlalchemy import select
+
+    from scheduler.notifications.models import Message
+
+    stmt = select(Message).order_by(Message.id)
+    for name, value in filters.items():
+        stmt = stmt.where(getattr(Message, name) == value)
+    return list(db.session.execute(stmt.execution_options(populate_existing=True)).scalars())

@@ -7,39 +7,24 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.events.services import cancel_event, update_event
-from scheduler.extensions import db, mail
+from scheduler.extensions import db
 from scheduler.notifications.dispatcher import dispatch_due
 from scheduler.notifications.models import Message
 from scheduler.notifications.services import send_invitations
 from scheduler.registration.services import decide, declare, withdraw
 
 from . import factories as make
-from .smtp import smtp_server  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def smtp_app(app, smtp_server):  # noqa: F811
-    app.config.update(smtp_server.config())
-    mail.init_app(app)
-    return app
-
-
-def _messages(**filters) -> list[Message]:
-    stmt = select(Message).order_by(Message.id)
-    for name, value in filters.items():
-        stmt = stmt.where(getattr(Message, name) == value)
-    return list(db.session.execute(stmt).scalars())
 
 
 def _kinds_to(address: str) -> list[str]:
-    return [m.kind for m in _messages(recipient=address)]
+    return [m.kind for m in make.messages(recipient=address)]
 
 
 def _calendar_part(message):
     return next(part for part in message.walk() if part.get_content_type() == "text/calendar")
 
 
-def test_a_confirmed_declaration_gets_a_confirmation_with_an_invite_and_the_organiser_a_copy(smtp_app, smtp_server):  # noqa: F811
+def test_a_confirmed_declaration_gets_a_confirmation_with_an_invite_and_the_organiser_a_copy(mail_app, smtp_server):  # noqa: F811
     event = make.event(capacity=10)
     registration = declare(event.id, make.declaration(seats=2))
     dispatch_due()
@@ -64,15 +49,15 @@ def test_each_outcome_of_a_declaration_has_its_own_message(app):
     waiting = declare(event.id, make.declaration())
     assert _kinds_to(holder.email) == ["declaration_confirmed"]
     assert _kinds_to(waiting.email) == ["declaration_waitlisted"]
-    assert _messages(recipient=waiting.email)[0].ics is None
+    assert make.messages(recipient=waiting.email)[0].ics is None
 
     withdraw(holder.manage_token)
 
     assert _kinds_to(holder.email) == ["declaration_confirmed", "declaration_withdrawn"]
-    assert _messages(recipient=holder.email)[-1].ics_method == "CANCEL"
+    assert make.messages(recipient=holder.email)[-1].ics_method == "CANCEL"
     assert _kinds_to(waiting.email) == ["declaration_waitlisted", "declaration_promoted"]
-    assert _messages(recipient=waiting.email)[-1].ics_method == "REQUEST"
-    assert [m.kind for m in _messages(recipient="biuro@example.org")] == ["declaration_copy", "declaration_copy"]
+    assert make.messages(recipient=waiting.email)[-1].ics_method == "REQUEST"
+    assert [m.kind for m in make.messages(recipient="biuro@example.org")] == ["declaration_copy", "declaration_copy"]
 
 
 def test_moderated_declarations_are_received_then_accepted_or_rejected(app):
@@ -84,7 +69,7 @@ def test_moderated_declarations_are_received_then_accepted_or_rejected(app):
     decide(organiser, rejected, False)
     assert _kinds_to(accepted.email) == ["declaration_pending", "declaration_accepted"]
     assert _kinds_to(rejected.email) == ["declaration_pending", "declaration_rejected"]
-    assert _messages(recipient=rejected.email)[-1].ics is None  # never had a place, so nothing to cancel
+    assert make.messages(recipient=rejected.email)[-1].ics is None  # never had a place, so nothing to cancel
 
 
 def test_a_retried_declaration_request_queues_no_second_message(app):
@@ -103,14 +88,14 @@ def test_messages_are_in_the_recipients_language(app):
     month = event.starts_at.month
     from babel.dates import get_month_names
 
-    polish_text = _messages(recipient=polish.email)[0].body_text
-    english_text = _messages(recipient=english.email)[0].body_text
+    polish_text = make.messages(recipient=polish.email)[0].body_text
+    english_text = make.messages(recipient=english.email)[0].body_text
     assert get_month_names("wide", context="format", locale="pl")[month] in polish_text
     assert get_month_names("wide", context="format", locale="en")[month] in english_text
-    assert _messages(recipient=english.email)[0].language == "en"
+    assert make.messages(recipient=english.email)[0].language == "en"
 
 
-def test_a_change_of_time_sends_a_new_invite_with_a_higher_sequence_and_the_same_uid(smtp_app, smtp_server):  # noqa: F811
+def test_a_change_of_time_sends_a_new_invite_with_a_higher_sequence_and_the_same_uid(mail_app, smtp_server):  # noqa: F811
     organiser = make.user()
     event = make.event(organiser)
     invitation = make.invitations(organiser, event, 1)[0]
@@ -121,12 +106,12 @@ def test_a_change_of_time_sends_a_new_invite_with_a_higher_sequence_and_the_same
               for r in smtp_server.received if r.recipients[0] in (invitation.email, confirmed.email)}
 
     update_event(organiser, event, {"title": "Nowy tytuł"})  # not time or place: nobody is told
-    assert _messages(kind="event_changed") == []
+    assert make.messages(kind="event_changed") == []
     update_event(organiser, event, {"starts_at": event.starts_at + timedelta(hours=1),
                                     "ends_at": event.ends_at + timedelta(hours=1)})
     dispatch_due()
 
-    changed = [r for r in smtp_server.received if "event_changed" in [m.kind for m in _messages(message_id=r.message["Message-ID"])]]
+    changed = [r for r in smtp_server.received if "event_changed" in [m.kind for m in make.messages(message_id=r.message["Message-ID"])]]
     assert sorted(r.recipients[0] for r in changed) == sorted([invitation.email, confirmed.email])
     for item in changed:
         calendar = make.check_ics(_calendar_part(item.message).get_content())
@@ -137,7 +122,7 @@ def test_a_change_of_time_sends_a_new_invite_with_a_higher_sequence_and_the_same
         assert str(calendar["METHOD"]) == "REQUEST"
 
 
-def test_a_cancellation_goes_to_invitees_sent_an_invitation_and_active_declarants_as_cancel(smtp_app, smtp_server):  # noqa: F811
+def test_a_cancellation_goes_to_invitees_sent_an_invitation_and_active_declarants_as_cancel(mail_app, smtp_server):  # noqa: F811
     organiser = make.user()
     event = make.event(organiser)
     invited = make.invitations(organiser, event, 2)

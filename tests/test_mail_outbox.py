@@ -19,21 +19,7 @@ from scheduler.notifications.outbox import enqueue
 from scheduler.notifications.services import invitation_progress, send_invitations
 
 from . import factories as make
-from .smtp import SmtpServer, free_port, smtp_server  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def smtp_app(app, smtp_server):  # noqa: F811
-    app.config.update(smtp_server.config())
-    mail.init_app(app)
-    return app
-
-
-def _messages(**filters) -> list[Message]:
-    stmt = select(Message).order_by(Message.id)
-    for name, value in filters.items():
-        stmt = stmt.where(getattr(Message, name) == value)
-    return list(db.session.execute(stmt.execution_options(populate_existing=True)).scalars())
+from .smtp import SmtpServer, free_port
 
 
 def _queue(event, key: str, recipient: str = "someone@example.org") -> Message | None:
@@ -56,7 +42,7 @@ def test_a_second_message_with_the_same_dedupe_key_is_not_stored_and_the_callers
     assert _queue(event, "test:1") is None
     event.title = "Changed in the same transaction"
     db.session.commit()
-    assert [m.id for m in _messages(dedupe_key="test:1")] == [first.id]
+    assert [m.id for m in make.messages(dedupe_key="test:1")] == [first.id]
     assert db.session.get(type(event), event.id).title == "Changed in the same transaction"
 
 
@@ -64,7 +50,7 @@ def test_messages_are_written_in_the_callers_transaction_and_vanish_with_its_rol
     event = make.event()
     _queue(event, "test:rolled-back")
     db.session.rollback()
-    assert _messages(dedupe_key="test:rolled-back") == []
+    assert make.messages(dedupe_key="test:rolled-back") == []
 
 
 def test_without_a_mail_server_messages_stay_in_the_outbox_marked_not_delivered(app):
@@ -72,7 +58,7 @@ def test_without_a_mail_server_messages_stay_in_the_outbox_marked_not_delivered(
     send_invitations(organiser, event)
     counts = dispatch_due()
     assert counts["undeliverable"] == 2 and counts["sent"] == 0
-    messages = _messages(kind="invitation")
+    messages = make.messages(kind="invitation")
     assert {m.status for m in messages} == {"undeliverable"}
     assert all("MAIL_SERVER" in m.last_error for m in messages)
     assert all(i.sent_at is None for i in db.session.execute(select(Invitation)).scalars())
@@ -81,7 +67,7 @@ def test_without_a_mail_server_messages_stay_in_the_outbox_marked_not_delivered(
 
 # --- delivery over SMTP ------------------------------------------------------------
 
-def test_sending_invitations_delivers_one_correct_email_per_invitee_with_a_working_link(smtp_app, smtp_server, client):  # noqa: F811
+def test_sending_invitations_delivers_one_correct_email_per_invitee_with_a_working_link(mail_app, smtp_server, client):  # noqa: F811
     organiser, event, invitations = _invited(3)
     progress = send_invitations(organiser, event)
     assert (progress.queued_now, progress.queued) == (3, 3)
@@ -126,14 +112,14 @@ def test_sending_invitations_delivers_one_correct_email_per_invitee_with_a_worki
         page = client.get(link)
         assert page.status_code == 200 and event.title in page.get_data(as_text=True)
 
-    stored = _messages(kind="invitation")
+    stored = make.messages(kind="invitation")
     assert {m.status for m in stored} == {"sent"}
     assert {m.message_id for m in stored} == {r.message["Message-ID"] for r in received}
     assert all(i.sent_at is not None for i in db.session.execute(select(Invitation)).scalars())
     assert invitation_progress(event).sent == 3
 
 
-def test_a_batch_uses_one_smtp_connection(smtp_app, smtp_server):  # noqa: F811
+def test_a_batch_uses_one_smtp_connection(mail_app, smtp_server):  # noqa: F811
     connections = []
     original = smtp_server.handler.__class__
 
@@ -152,7 +138,7 @@ def test_a_batch_uses_one_smtp_connection(smtp_app, smtp_server):  # noqa: F811
     assert len(connections) == 1
 
 
-def test_a_sent_message_is_never_sent_again(smtp_app, smtp_server):  # noqa: F811
+def test_a_sent_message_is_never_sent_again(mail_app, smtp_server):  # noqa: F811
     organiser, event, _ = _invited(2)
     send_invitations(organiser, event)
     dispatch_due()
@@ -172,7 +158,7 @@ def test_smtp_down_then_up_after_a_restart_delivers_each_message_exactly_once(ap
     counts = dispatch_due(now=started)  # nothing listens on the port
 
     assert counts["retrying"] == 3
-    waiting = _messages(kind="invitation")
+    waiting = make.messages(kind="invitation")
     assert {(m.status, m.attempts) for m in waiting} == {("queued", 1)}
     assert all("connect" in m.last_error.lower() for m in waiting)
     assert all(m.due_at > started for m in waiting)
@@ -187,7 +173,7 @@ def test_smtp_down_then_up_after_a_restart_delivers_each_message_exactly_once(ap
             later = started + timedelta(hours=2)
             assert dispatch_due(now=later)["sent"] == 3
             assert dispatch_due(now=later + timedelta(days=1))["claimed"] == 0
-            assert {m.status for m in _messages(kind="invitation")} == {"sent"}
+            assert {m.status for m in make.messages(kind="invitation")} == {"sent"}
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -196,8 +182,8 @@ def test_smtp_down_then_up_after_a_restart_delivers_each_message_exactly_once(ap
     assert len({r.message["Message-ID"] for r in server.received}) == 3
 
 
-def test_a_refusing_server_means_back_off_then_failed_after_the_last_attempt(smtp_app, smtp_server):  # noqa: F811
-    smtp_app.config["MAIL_MAX_ATTEMPTS"] = 3
+def test_a_refusing_server_means_back_off_then_failed_after_the_last_attempt(mail_app, smtp_server):  # noqa: F811
+    mail_app.config["MAIL_MAX_ATTEMPTS"] = 3
     event = make.event()
     _queue(event, "test:refused")
     db.session.commit()
@@ -206,7 +192,7 @@ def test_a_refusing_server_means_back_off_then_failed_after_the_last_attempt(smt
     delays = []
     for _ in range(3):
         dispatch_due(now=moment)
-        message = _messages(dedupe_key="test:refused")[0]
+        message = make.messages(dedupe_key="test:refused")[0]
         delays.append(message.due_at - moment)
         moment = message.due_at
     assert message.status == "failed" and message.attempts == 3
@@ -216,7 +202,7 @@ def test_a_refusing_server_means_back_off_then_failed_after_the_last_attempt(smt
     assert smtp_server.received == []
 
 
-def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(smtp_app, smtp_server):  # noqa: F811
+def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(mail_app, smtp_server):  # noqa: F811
     event = make.event()
     now = utcnow()
     stale = _queue(event, "test:stale")
@@ -231,11 +217,11 @@ def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(smtp_app, s
 
     assert counts["sent"] == 1
     assert [r.recipients for r in smtp_server.received] == [["someone@example.org"]]
-    assert _messages(dedupe_key="test:stale")[0].status == "sent"
-    assert _messages(dedupe_key="test:live")[0].status == "sending"
+    assert make.messages(dedupe_key="test:stale")[0].status == "sent"
+    assert make.messages(dedupe_key="test:live")[0].status == "sending"
 
 
-def test_two_dispatchers_at_once_send_every_message_exactly_once(smtp_app, smtp_server, database_url):  # noqa: F811
+def test_two_dispatchers_at_once_send_every_message_exactly_once(mail_app, smtp_server, database_url):  # noqa: F811
     event = make.event()
     for n in range(12):
         _queue(event, f"test:parallel:{n}", recipient=f"r{n}@example.org")
@@ -268,7 +254,7 @@ def test_two_dispatchers_at_once_send_every_message_exactly_once(smtp_app, smtp_
     assert sum(c["sent"] for c in results) == 12
 
 
-def test_a_revoked_invitation_still_in_the_outbox_is_skipped(smtp_app, smtp_server):  # noqa: F811
+def test_a_revoked_invitation_still_in_the_outbox_is_skipped(mail_app, smtp_server):  # noqa: F811
     from scheduler.invitations.services import revoke_invitation
 
     organiser, event, invitations = _invited(2)
@@ -279,7 +265,7 @@ def test_a_revoked_invitation_still_in_the_outbox_is_skipped(smtp_app, smtp_serv
     assert [r.recipients[0] for r in smtp_server.received] == [invitations[1].email]
 
 
-def test_the_dispatch_command_runs_one_pass(smtp_app, smtp_server, runner):  # noqa: F811
+def test_the_dispatch_command_runs_one_pass(mail_app, smtp_server, runner):  # noqa: F811
     organiser, event, _ = _invited(2)
     send_invitations(organiser, event)
     result = runner.invoke(args=["dispatch-outbox"])
@@ -290,7 +276,7 @@ def test_the_dispatch_command_runs_one_pass(smtp_app, smtp_server, runner):  # n
 
 # --- sending invitations and the mail log, on the web and in the API -------------
 
-def test_send_invitations_only_to_the_unsent_and_again_to_all(smtp_app, smtp_server):  # noqa: F811
+def test_send_invitations_only_to_the_unsent_and_again_to_all(mail_app, smtp_server):  # noqa: F811
     organiser, event, invitations = _invited(2)
     send_invitations(organiser, event)
     dispatch_due()
@@ -316,7 +302,7 @@ def test_invitations_of_a_draft_cannot_be_sent(app):
         send_invitations(organiser, event)
 
 
-def test_the_organiser_sends_invitations_from_the_web_and_follows_the_progress(smtp_app, smtp_server, client):  # noqa: F811
+def test_the_organiser_sends_invitations_from_the_web_and_follows_the_progress(mail_app, smtp_server, client):  # noqa: F811
     organiser, event, _ = _invited(2)
     make.login(client, organiser)
 
@@ -333,8 +319,8 @@ def test_the_organiser_sends_invitations_from_the_web_and_follows_the_progress(s
     assert len(smtp_server.received) == 2
 
 
-def test_the_mail_log_shows_every_message_and_a_failed_one_can_be_retried(smtp_app, smtp_server, client):  # noqa: F811
-    smtp_app.config["MAIL_MAX_ATTEMPTS"] = 1
+def test_the_mail_log_shows_every_message_and_a_failed_one_can_be_retried(mail_app, smtp_server, client):  # noqa: F811
+    mail_app.config["MAIL_MAX_ATTEMPTS"] = 1
     organiser, event, invitations = _invited(1)
     send_invitations(organiser, event)
     smtp_server.handler.refuse_with = "550 5.1.1 Mailbox unavailable"
@@ -344,12 +330,12 @@ def test_the_mail_log_shows_every_message_and_a_failed_one_can_be_retried(smtp_a
     page = client.get(f"/organiser/events/{event.id}/mail").get_data(as_text=True)
     assert invitations[0].email in page and "550 5.1.1 Mailbox unavailable" in page and "Failed" in page
 
-    failed = _messages(kind="invitation")[0]
+    failed = make.messages(kind="invitation")[0]
     response = client.post(f"/organiser/events/{event.id}/mail/{failed.id}/retry")
     assert response.status_code == 303
     smtp_server.handler.refuse_with = None
     assert dispatch_due()["sent"] == 1
-    assert _messages(kind="invitation")[0].status == "sent"
+    assert make.messages(kind="invitation")[0].status == "sent"
     assert len(smtp_server.received) == 1
 
 
@@ -361,7 +347,7 @@ def test_another_organisations_mail_log_is_forbidden(app, client):
     assert client.post(f"/organiser/events/{event.id}/invitations/send").status_code == 403
 
 
-def test_the_api_sends_invitations_and_lists_the_mail_log(smtp_app, smtp_server, client):  # noqa: F811
+def test_the_api_sends_invitations_and_lists_the_mail_log(mail_app, smtp_server, client):  # noqa: F811
     organiser, event, _ = _invited(2)
     headers = {"Authorization": f"Bearer {make.api_token(organiser)}"}
 
@@ -382,7 +368,7 @@ def test_the_api_sends_invitations_and_lists_the_mail_log(smtp_app, smtp_server,
     assert len(smtp_server.received) == 2
 
 
-def test_demo_meeting_invitations_reach_a_local_smtp_server_with_working_links_and_valid_invites(smtp_app, smtp_server, client):  # noqa: F811
+def test_demo_meeting_invitations_reach_a_local_smtp_server_with_working_links_and_valid_invites(mail_app, smtp_server, client):  # noqa: F811
     from scheduler.auth.models import User
     from scheduler.demo import ORGANISATIONS, load_demo_data
     from scheduler.events.models import Event
