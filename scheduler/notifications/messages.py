@@ -88,10 +88,15 @@ def _base_context(event: Event) -> dict:
     }
 
 
-def _queue(*, event: Event, kind: str, template: str, recipient: str, language: str, subject: str,
-           dedupe_key: str, ics_method: str | None = None, attendee: ical.Attendee | None = None,
-           link: str | None = None, invitation: Invitation | None = None,
-           registration: Registration | None = None, **context) -> Message | None:
+def queue_message(*, event: Event, kind: str, template: str, recipient: str, language: str, subject,
+                  dedupe_key: str, ics_method: str | None = None, attendee: ical.Attendee | None = None,
+                  link: str | None = None, invitation: Invitation | None = None,
+                  registration: Registration | None = None, **context) -> Message | None:
+    """Render templates/email/<template>.{txt,html} in the recipient's language and put it in the outbox.
+
+    `subject` is a callable so it is translated inside the recipient's locale;
+    the meeting's title and reference number are appended to it.
+    """
     language = language if language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(language):
         full_subject = f"{subject()} – {event.title}"
@@ -108,7 +113,7 @@ def _queue(*, event: Event, kind: str, template: str, recipient: str, language: 
 
 def queue_invitation(invitation: Invitation, dedupe_key: str) -> Message | None:
     """The invitation with the personal link, the deadline and a REQUEST invite."""
-    return _queue(
+    return queue_message(
         event=invitation.event, kind="invitation", template="invitation", recipient=invitation.email,
         language=invitation.language, subject=lambda: _("Invitation"), dedupe_key=dedupe_key,
         ics_method="REQUEST", attendee=ical.Attendee(invitation.email, invitation.institution, "NEEDS-ACTION"),
@@ -130,7 +135,7 @@ def _to_declarant(registration: Registration, *, kind: str, template: str, subje
 
     attendee = ical.Attendee(registration.email, registration.institution, partstat) if ics_method else None
     position = waiting_list_position(registration) if registration.status == WAITLISTED else None
-    return _queue(event=registration.event, kind=kind, template=template, recipient=registration.email,
+    return queue_message(event=registration.event, kind=kind, template=template, recipient=registration.email,
                   language=registration.language, subject=subject, dedupe_key=dedupe_key, ics_method=ics_method,
                   attendee=attendee, link=manage_link(registration), registration=registration,
                   invitation=registration.invitation, r=registration, queue_position=position,
@@ -154,7 +159,7 @@ def organiser_copy(registration: Registration) -> Message | None:
     if not address:
         return None
     prefix = f"registration:{registration.id}:copy:"
-    return _queue(event=event, kind="declaration_copy", template="declaration_copy", recipient=address,
+    return queue_message(event=event, kind="declaration_copy", template="declaration_copy", recipient=address,
                   language=current_app.config["BABEL_DEFAULT_LOCALE"],
                   subject=lambda: _("New declaration: %(institution)s", institution=registration.institution),
                   dedupe_key=f"{prefix}{next_number(prefix)}", link=organiser_link(event), r=registration,
@@ -247,7 +252,7 @@ def calendar_holders(event: Event, *, include_revoked: bool) -> list[CalendarHol
 def meeting_changed(event: Event, changed_fields: list[str]) -> None:
     """Time or place changed: everyone told about the meeting gets the news and, if they hold it, a new invite."""
     for holder in calendar_holders(event, include_revoked=False):
-        _queue(event=event, kind="event_changed", template="event_changed", recipient=holder.email,
+        queue_message(event=event, kind="event_changed", template="event_changed", recipient=holder.email,
                language=holder.language, subject=lambda: _("Meeting changed"),
                dedupe_key=f"event:{event.id}:changed:{event.ical_sequence}:{holder.email.lower()}",
                ics_method="REQUEST" if holder.has_invite else None,
@@ -259,7 +264,7 @@ def meeting_changed(event: Event, changed_fields: list[str]) -> None:
 def meeting_cancelled(event: Event) -> None:
     """A CANCEL (same UID, raised SEQUENCE) to every invitee sent an invitation and every active declarant."""
     for holder in calendar_holders(event, include_revoked=True):
-        _queue(event=event, kind="event_cancelled", template="event_cancelled", recipient=holder.email,
+        queue_message(event=event, kind="event_cancelled", template="event_cancelled", recipient=holder.email,
                language=holder.language, subject=lambda: _("Meeting cancelled"),
                dedupe_key=f"event:{event.id}:cancelled:{holder.email.lower()}", ics_method="CANCEL",
                attendee=ical.Attendee(holder.email, holder.name, holder.partstat), link=holder.link,

@@ -21,7 +21,7 @@ from ..invitations.models import Invitation
 from ..registration.models import Registration, RegistrationStatus
 from . import reminders
 from .dispatcher import register_check
-from .messages import _queue as queue_message
+from .messages import queue_message
 from .messages import manage_link, organiser_link, personal_link
 from .models import Message, MessageStatus
 from .reminders import BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, PlannedReminder, Recipient
