@@ -6,6 +6,8 @@ from datetime import datetime
 from babel.dates import format_datetime, format_date, format_time
 from flask import Flask
 from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
 from ..timeutil import zone
 
@@ -38,11 +40,17 @@ def event_when(event) -> str:
             f"{local_date(event.ends_at, event.timezone)} {local_time(event.ends_at, event.timezone)}")
 
 
+def csrf_field() -> Markup:
+    """The hidden CSRF input every POST form carries (Flask-WTF checks it)."""
+    return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["event_when"] = event_when
+    app.jinja_env.globals["csrf_field"] = csrf_field
 
     @app.context_processor
     def _footer():
