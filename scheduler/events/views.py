@@ -50,6 +50,17 @@ def _save(form: EventForm, event: Event | None) -> Event | None:
         return None
 
 
+def _form_page(form: EventForm, event: Event | None, saved_message: str):
+    """Show the meeting form; on a valid submit save it and go to the meeting, else show the errors (422)."""
+    if form.is_submitted():
+        saved = _save(form, event)
+        if saved is not None:
+            flash(saved_message)
+            return redirect(url_for("events.overview", event_id=saved.id))
+        return render_template("events/form.html", form=form, event=event), 422
+    return render_template("events/form.html", form=form, event=event)
+
+
 @bp.route("/organiser/events/new", methods=["GET", "POST"])
 @login_required
 def create():
@@ -59,13 +70,7 @@ def create():
         form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in list_organisations()]
     else:
         del form.organisation_id
-    if form.is_submitted():
-        event = _save(form, None)
-        if event is not None:
-            flash(_("The meeting was saved as a draft. Publish it when it is ready."))
-            return redirect(url_for("events.overview", event_id=event.id))
-        return render_template("events/form.html", form=form, event=None), 422
-    return render_template("events/form.html", form=form, event=None)
+    return _form_page(form, None, _("The meeting was saved as a draft. Publish it when it is ready."))
 
 
 @bp.route("/organiser/events/<int:event_id>/edit", methods=["GET", "POST"])
@@ -74,13 +79,7 @@ def edit(event_id: int):
     event = get_managed_event(current_user, event_id)
     form = EventForm(data=EventForm.initial_data(event, current_app.config["DEFAULT_TIMEZONE"]))
     del form.organisation_id  # a meeting stays with its organisation
-    if form.is_submitted():
-        saved = _save(form, event)
-        if saved is not None:
-            flash(_("The changes were saved."))
-            return redirect(url_for("events.overview", event_id=saved.id))
-        return render_template("events/form.html", form=form, event=event), 422
-    return render_template("events/form.html", form=form, event=event)
+    return _form_page(form, event, _("The changes were saved."))
 
 
 @bp.get("/organiser/events/<int:event_id>")
