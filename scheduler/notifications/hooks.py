@@ -19,14 +19,6 @@ def registration_status_changed(registration, previous_status: str) -> None:
     messages.declaration_status_changed(registration, previous_status)
 
 
-def registration_updated(registration) -> None:
-    """A change of details through the manage link sends nothing: the manage page shows it at once.
-
-    A status change that results from it (e.g. fewer participants) comes
-    through `registration_status_changed`.
-    """
-
-
 def event_changed(event, changed_fields: list[str]) -> None:
     """Called for a published meeting whose time or place changed (SEQUENCE already raised)."""
     messages.meeting_changed(event, changed_fields)

@@ -408,7 +408,6 @@ def update_declaration(manage_token: str, data: dict, *, now: datetime | None = 
     db.session.flush()
     previous = registration.status
     promoted = promote_waiting_list(event)
-    hooks.registration_updated(registration)
     _announce(registration, previous, promoted)
     db.session.commit()
     return registration
