@@ -499,3 +499,29 @@ def test_an_organiser_is_not_offered_other_organisations(app):
     client.post("/organiser/events/new", data=meeting_form(organisation_id=str(other.id)))
     event = db.session.execute(select(Event)).scalar_one()
     assert event.organisation_id == organiser.organisation_id
+
+
+def test_the_organiser_revokes_a_manage_link_and_the_declarant_gets_a_new_one(mail_app, smtp_server):
+    from scheduler.notifications.dispatcher import dispatch_due
+    from scheduler.registration.services import declare
+
+    organiser = make.user()
+    event = make.event(organiser)
+    registration = declare(event.id, make.declaration(email="gops@example.org"))
+    old_token = registration.manage_token
+    dispatch_due()
+    smtp_server.handler.received.clear()
+    client = mail_app.test_client()
+    make.login(client, organiser)
+
+    response = client.post(f"/organiser/events/{event.id}/declarations/{registration.id}/new-link")
+    assert response.status_code == 302
+    db.session.refresh(registration)
+    assert registration.manage_token != old_token
+    assert client.get(f"/m/{old_token}").status_code == 404
+    assert client.get(f"/m/{registration.manage_token}").status_code == 200
+
+    dispatch_due()
+    [message] = smtp_server.messages
+    assert message["To"] == "gops@example.org"
+    assert f"/m/{registration.manage_token}" in message.get_body(("plain",)).get_content()

@@ -19,6 +19,11 @@ def registration_status_changed(registration, previous_status: str) -> None:
     messages.declaration_status_changed(registration, previous_status)
 
 
+def manage_link_replaced(registration) -> None:
+    """The organiser revoked the manage link: the declarant gets the new one."""
+    messages.manage_link_replaced(registration)
+
+
 def event_changed(event, changed_fields: list[str]) -> None:
     """Called for a published meeting whose time or place changed (SEQUENCE already raised)."""
     messages.meeting_changed(event, changed_fields)

@@ -201,6 +201,15 @@ def declaration_status_changed(registration: Registration, previous: str) -> Non
                   change=change, previous=previous)
 
 
+def manage_link_replaced(registration: Registration) -> Message | None:
+    if not registration.email:
+        return None
+    prefix = f"registration:{registration.id}:new-link:"
+    return _to_declarant(registration, kind="manage_link_replaced", template="manage_link_replaced",
+                         subject=lambda: _("New link to your declaration"),
+                         dedupe_key=f"{prefix}{next_number(prefix)}")
+
+
 # --- the meeting changes or is cancelled ---------------------------------------
 
 @dataclass

@@ -23,7 +23,8 @@ from ..extensions import db
 from ..invitations.services import list_invitations
 from ..timeutil import LocalTimeError, localize, to_local
 from .models import CHANNEL_LABELS, REGISTRATION_STATUS_LABELS, Channel, RegistrationStatus
-from .services import UploadedScan, clean_declaration, decide, enter_declaration, withdraw_by_organiser
+from .services import (UploadedScan, clean_declaration, decide, enter_declaration, replace_manage_link,
+                       withdraw_by_organiser)
 
 bp = Blueprint("declarations", __name__)
 
@@ -84,6 +85,17 @@ def withdraw_view(event_id: int, registration_id: int):
     registration = event_declaration(event, registration_id)
     withdraw_by_organiser(current_user, registration)
     flash(_("The declaration of %(institution)s is withdrawn.", institution=registration.institution))
+    return _back(event.id)
+
+
+@bp.post("/organiser/events/<int:event_id>/declarations/<int:registration_id>/new-link")
+@login_required
+def new_link_view(event_id: int, registration_id: int):
+    event = get_managed_event(current_user, event_id)
+    registration = event_declaration(event, registration_id)
+    replace_manage_link(current_user, registration)
+    flash(_("The old link of %(institution)s no longer works; a new one was sent to %(email)s.",
+            institution=registration.institution, email=registration.email))
     return _back(event.id)
 
 

@@ -506,6 +506,20 @@ def decline_invitation(token: str, *, now: datetime | None = None) -> Invitation
     return invitation
 
 
+def replace_manage_link(user: User, registration: Registration) -> Registration:
+    """The organiser revokes a declaration's manage link (e.g. it was forwarded) and the declarant gets a new one.
+
+    The old link stops working at once; the new one is e-mailed to the declaration's address.
+    """
+    require_manage(user, registration.event)
+    registration.manage_token = new_token()
+    registration.updated_at = utcnow()
+    db.session.flush()
+    hooks.manage_link_replaced(registration)
+    db.session.commit()
+    return registration
+
+
 def mark_opened(invitation: Invitation, *, now: datetime | None = None) -> None:
     if invitation.opened_at is None:
         invitation.opened_at = now or utcnow()
