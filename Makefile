@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-dev browser translations messages migrate bench clean
+.PHONY: run test install install-dev browser translations messages migrate bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,8 +66,15 @@ test: install-dev
 	  $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	fi
 
+# The project against a bare Flask baseline on PostgreSQL and SQLite (about 10 minutes; BENCH_ARGS=--quick: 2 to 3).
+# bench/load_declarations.py alone checks correctness under a rush and churn in more depth.
 bench: install-dev
-	$(BIN)/python bench/load_declarations.py --backend both --clients 200 --seats 50
+	$(BIN)/python bench/compare.py $(BENCH_ARGS)
+
+# Faults against the outbox (SMTP away, kill -9, two clocks, PostgreSQL connections terminated): a table of
+# sent/delivered/duplicated/lost; fails on any loss or more duplicates than faults. CHAOS_ARGS=--quick: 1-2 minutes.
+chaos: install-dev
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) instance

@@ -60,10 +60,14 @@ class Config:
     # Limits on what a declarant may send.
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
     MAX_SCAN_BYTES = _int("MAX_SCAN_BYTES", 10 * 1024 * 1024)
+    # All scans of one meeting together (the database holds them); past this a declarant is told to e-mail the scan.
+    MAX_SCAN_BYTES_PER_MEETING = _int("MAX_SCAN_BYTES_PER_MEETING", 500 * 1024 * 1024)
     MAX_PARTICIPANTS_PER_DECLARATION = _int("MAX_PARTICIPANTS_PER_DECLARATION", 50)
     MAX_INVITATIONS_PER_IMPORT = _int("MAX_INVITATIONS_PER_IMPORT", 2000)
 
     API_TOKEN_LIFETIME = timedelta(days=_int("API_TOKEN_LIFETIME_DAYS", 30) or 30)
+    # Live (unexpired, unrevoked) API tokens one organiser may hold; one more is refused with 409.
+    MAX_LIVE_API_TOKENS = _int("MAX_LIVE_API_TOKENS", 10)
     # JSON bodies never carry files, so the API takes far less than the web forms with scans.
     API_MAX_CONTENT_LENGTH = _int("API_MAX_CONTENT_LENGTH", 1024 * 1024)
     # Guessing passwords through POST /api/v1/tokens (Flask-Limiter notation, per client address).
@@ -79,15 +83,27 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Liderzy kooperacji <noreply@liderzy-kooperacji.local>")
     MAIL_TIMEOUT_SECONDS = _int("MAIL_TIMEOUT_SECONDS", 15)
     MAIL_MESSAGE_ID_DOMAIN = os.environ.get("MAIL_MESSAGE_ID_DOMAIN", "liderzy-kooperacji.local")
+    # A message the server refuses for itself (4xx) is tried this often; a 5xx fails it at once.
     MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 6)
-    MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 50)
+    # Small batches, so a crashed dispatcher strands few messages (taken over after the lease).
+    MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 20)
     # Whether to send is decided by MAIL_SERVER alone; Flask-Mail would otherwise stay silent under TESTING.
     MAIL_SUPPRESS_SEND = False
     # A failed delivery is retried after base * 2**(attempts-1) seconds, at most the maximum.
     MAIL_RETRY_BASE_SECONDS = _int("MAIL_RETRY_BASE_SECONDS", 60)
     MAIL_RETRY_MAX_SECONDS = _int("MAIL_RETRY_MAX_SECONDS", 3600)
-    # A dispatcher's claim on a message expires after this; another instance then takes it over.
-    MAIL_CLAIM_LEASE_SECONDS = _int("MAIL_CLAIM_LEASE_SECONDS", 900)
+    # While the mail server cannot be reached, messages wait (no attempt is charged) and are tried again
+    # with the back-off above until this many hours after they were planned (or queued again); then failed.
+    MAIL_RETRY_HORIZON_HOURS = _int("MAIL_RETRY_HORIZON_HOURS", 48)
+    # While the server is unreachable, trying to connect costs nothing: the back-off stops growing at this,
+    # so mail goes out within minutes after an outage however long it lasted.
+    MAIL_OUTAGE_RETRY_MAX_SECONDS = _int("MAIL_OUTAGE_RETRY_MAX_SECONDS", 300)
+    # A dispatcher's claim on its batch; renewed for the whole remaining batch before each message
+    # (heartbeat), so it only runs out when the process died: another instance then takes the messages
+    # over. Keep it above what one message may take (a few SMTP commands of MAIL_TIMEOUT_SECONDS each).
+    MAIL_CLAIM_LEASE_SECONDS = _int("MAIL_CLAIM_LEASE_SECONDS", 60)
+    # One dispatcher pass claims batch after batch while messages are due, for at most this long.
+    MAIL_DRAIN_SECONDS = _int("MAIL_DRAIN_SECONDS", 25)
 
     # Calendars: the alarm in e-mailed invites and downloads, and how often subscribers refresh feeds.
     ICAL_ALARM_MINUTES = _int("ICAL_ALARM_MINUTES", 60)
@@ -99,11 +115,25 @@ class Config:
     # A reminder whose moment passed longer ago than this (downtime) is skipped and logged, not sent late.
     REMINDER_GRACE = timedelta(minutes=_int("REMINDER_GRACE_MINUTES", 360) or 360)
 
+    # Per-address limits (Flask-Limiter). memory:// counts per process: production shares one storage
+    # between every worker and machine, e.g. redis://127.0.0.1:6379/0 (the default there).
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
-    # Password guessing on POST /login: per client address and, separately, per account (e-mail tried).
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "liderzy")
+    # If the shared storage is down, count in memory per process rather than fail requests.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    # Behind a reverse proxy the client address is in X-Forwarded-For: the number of proxies to trust (0 = none).
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # Failed password attempts on POST /login and POST /api/v1/tokens, per client address.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
-    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per minute")
+    # Failed logins per account (the e-mail tried), counted in the database: this many within the window lock
+    # the account for the rest of the window, whatever address the attempts come from.
+    LOGIN_FAILURE_LIMIT = _int("LOGIN_FAILURE_LIMIT", 10)
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=_int("LOGIN_FAILURE_WINDOW_MINUTES", 15) or 15)
+    # Anonymous declarations (open meetings per client address, personal links per link): generous enough
+    # for a small office behind one address, low enough to stop a script filling a meeting with rows.
+    DECLARATION_RATE_LIMIT = os.environ.get("DECLARATION_RATE_LIMIT", "30 per hour")
 
     # Personal data of declarants is anonymised this many days after a meeting ends (purge-personal-data).
     PERSONAL_DATA_RETENTION_DAYS = _int("PERSONAL_DATA_RETENTION_DAYS", 365)
@@ -131,6 +161,7 @@ class TestConfig(Config):
 
 
 class ProductionConfig(Config):
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", False)
 

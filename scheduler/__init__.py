@@ -35,6 +35,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from config import CONFIGS
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), instance_path=str(ROOT / "instance"))
+    from .validation import DatabaseIdConverter, Utf8FormRequest
+
+    # Before any route is added: every `<int:...>` stops at the database's integer, and undecodable form
+    # bytes reach the domain as U+FFFD (refused by clean_text), not as a look-alike "%FF".
+    app.url_map.converters["int"] = DatabaseIdConverter
+    app.request_class = Utf8FormRequest
     env = os.environ.get("APP_ENV", "test" if test_config is not None else "development")
     app.config.from_object(CONFIGS[env])
     if test_config:
@@ -56,6 +62,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.teardown_request(lambda _exc: babel_refresh())
     mail.init_app(app)
     limiter.init_app(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Per-address limits need the client's address, not the proxy's.
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     from . import models  # noqa: F401  (registers every table)
     from .database import configure_sqlite
@@ -94,8 +106,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     @login_manager.user_loader
     def _load_user(user_id: str):
         from .auth.models import User
+        from .auth.services import session_is_current
 
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        # A session from before a logout, password change or deactivation (in any browser) no longer counts.
+        if user is None or not session_is_current(user, session.get("session_version")):
+            return None
+        return user
 
     @app.after_request
     def _security_headers(response):

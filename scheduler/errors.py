@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 
@@ -70,6 +72,36 @@ class InvalidState(DomainError):
     default_message = _l("This action is not possible in the current state.")
 
 
+class DatabaseUnavailable(DomainError):
+    status = 503
+    code = "database_unavailable"
+    default_message = _l("The service cannot reach its database at the moment. Please try again in a minute.")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that say the database (or the connection to it) is away, not that a statement is wrong.
+
+    Lost or terminated connections, a full pool, a locked or read-only
+    SQLite file, serialisation failures: trying again later can succeed.
+    """
+    if isinstance(exc, (OperationalError, DisconnectionError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins for one account: 429 with Retry-After (seconds until the lock ends)."""
+
+    status = 429
+    code = "rate_limited"
+    default_message = _l("Too many attempts. Please wait a moment and try again.")
+
+    def __init__(self, message=None, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(int(retry_after), 1)
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
 def _wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
@@ -99,9 +131,11 @@ def register_error_handlers(app: Flask) -> None:
         from .extensions import db
 
         db.session.rollback()
+        headers = getattr(exc, "headers", {})
         if _wants_json():
-            return jsonify(error_payload(exc.code, exc.message, exc.fields)), exc.status
-        return render_template("error.html", status=exc.status, message=exc.message, fields=exc.fields), exc.status
+            return jsonify(error_payload(exc.code, exc.message, exc.fields)), exc.status, headers
+        return render_template("error.html", status=exc.status, message=exc.message, fields=exc.fields), \
+            exc.status, headers
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -111,6 +145,28 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_json():
             return jsonify(error_payload(code, message)), exc.code, headers
         return render_template("error.html", status=exc.code, message=message, fields={}), exc.code, headers
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(exc: SQLAlchemyError):
+        if not database_unavailable(exc):
+            return _unexpected(exc)
+        from .extensions import db
+
+        app.logger.warning("database unavailable: %s", exc)
+        try:
+            db.session.rollback()
+        except SQLAlchemyError:
+            pass  # the session is discarded at the end of the request anyway
+        error = DatabaseUnavailable()
+        headers = [("Retry-After", "30")]
+        if _wants_json():
+            return jsonify(error_payload(error.code, error.message)), error.status, headers
+        try:
+            page = render_template("error.html", status=error.status, message=error.message, fields={})
+        except SQLAlchemyError:  # the layout asks who is logged in, which needs the database
+            page = str(error.message)
+            headers.append(("Content-Type", "text/plain; charset=utf-8"))
+        return page, error.status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

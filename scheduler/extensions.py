@@ -30,4 +30,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 mail = Mail()
-limiter = Limiter(key_func=get_remote_address)
+# Per client address; headers on, so every 429 says when to come back (Retry-After).
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
+from typing import Any, Awaitable, Callable
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -40,10 +41,24 @@ class _Handler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # An SMTP reply such as "451 4.3.0 Try again later" refuses every message while set.
     refuse_with: str | None = None
+    # Address -> reply refusing it at RCPT TO, e.g. {"gone@example.org": "550 5.1.1 No such user"}.
+    refuse_recipients: dict[str, str] = field(default_factory=dict)
+    # async (envelope) -> reply or None, awaited before a message is kept: refuse one message, or stall.
+    on_data: Callable[[Any], Awaitable[str | None]] | None = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_recipients:
+            return self.refuse_recipients[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse_with:
             return self.refuse_with
+        if self.on_data is not None:
+            reply = await self.on_data(envelope)
+            if reply:
+                return reply
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"

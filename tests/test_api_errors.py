@@ -1,6 +1,7 @@
 """How the JSON API refuses: the right status, the JSON error shape, a named field, and never a 500."""
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -47,7 +48,7 @@ def _organiser_operations():
 
 def _fill(path: str, event_id: int, registration_id: int) -> str:
     return path.removeprefix("/api/v1").replace("{event_id}", str(event_id)).replace(
-        "{registration_id}", str(registration_id))
+        "{registration_id}", str(registration_id)).replace("{token_id}", "1")
 
 
 def _a_body_for(op: dict):
@@ -226,6 +227,37 @@ def test_a_body_that_is_not_json_is_unsupported(api):
 def test_an_oversized_body_is_too_large(api, app):
     body = meeting_body(description="x" * (app.config["API_MAX_CONTENT_LENGTH"] + 10))
     answer = api.post("/events", body)
+    assert answer.status_code == 413
+    assert error_of(answer)["code"] == "too_large"
+
+
+def test_a_body_that_is_not_utf_8_is_a_bad_request_that_says_so(api, client, organiser):
+    event = make.event(organiser)
+    for raw in ('{"institution": "PCPR w Łańcucie"}'.encode("cp1250"), '{"title": "Łaźnia"}'.encode("utf-16")):
+        answer = Api(client).call("POST", f"/events/{event.id}/registrations?lang=en", data=raw,
+                                  headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400
+        error = error_of(answer)
+        assert error["code"] == "malformed_json" and "not valid UTF-8" in error["message"]
+
+
+def test_a_body_of_exactly_the_limit_is_read_whole(api, app):
+    limit = app.config["API_MAX_CONTENT_LENGTH"]
+    body = meeting_body(description="")
+    padding = limit - len(json.dumps(body).encode())
+    body["description"] = "x" * padding  # one byte per character: the body is exactly `limit` bytes
+    assert len(json.dumps(body).encode()) == limit
+    answer = api.post("/events", body)
+    assert answer.status_code == 422  # read whole and judged: the description is longer than a meeting's
+    assert set(error_of(answer)["fields"]) == {"description"}
+
+
+def test_a_chunked_body_above_the_limit_is_too_large_not_a_truncated_document(api, app):
+    body = json.dumps(meeting_body(description="x" * (app.config["API_MAX_CONTENT_LENGTH"] + 10))).encode()
+    # What a de-chunking WSGI server (gunicorn, Werkzeug) passes on: no Content-Length, input_terminated set.
+    answer = api.call("POST", "/events", input_stream=io.BytesIO(body),
+                      headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                      environ_overrides={"wsgi.input_terminated": True})
     assert answer.status_code == 413
     assert error_of(answer)["code"] == "too_large"
 

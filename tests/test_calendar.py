@@ -167,3 +167,123 @@ def test_the_multi_day_meeting_keeps_its_local_times_across_the_clock_change(app
     # 29 hours, not 30: the clocks go forward in the night between.
     assert vevent.decoded("DTEND").astimezone(timezone.utc) - vevent.decoded("DTSTART").astimezone(timezone.utc) \
         == timedelta(hours=29)
+
+
+# --- validators before building, and cached VEVENTs ----------------------------------------------------------
+
+def _etag_and_date(client, path="/calendar.ics"):
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.headers["ETag"], response.headers["Last-Modified"]
+
+
+def test_an_unchanged_feed_answers_304_from_one_aggregate_without_loading_the_meetings(app, client):
+    from .helpers import sql_statements
+
+    organiser = make.user()
+    for number in range(5):
+        make.event(organiser, title=f"Spotkanie {number}")
+    etag, modified = _etag_and_date(client)
+
+    with sql_statements() as statements:
+        unchanged = client.get("/calendar.ics", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    assert unchanged.headers["ETag"] == etag and unchanged.headers["Last-Modified"] == modified
+    # The validators come from an aggregate and a look at the few organisations and organisers; no meeting row.
+    assert len(statements) <= 3, statements
+    assert not [s for s in statements if "events.title" in s]
+    assert client.get("/calendar.ics", headers={"If-Modified-Since": modified}).status_code == 304
+
+    feed_path = f"/calendar/{organiser.feed_token}.ics"
+    private_etag, _ = _etag_and_date(client, feed_path)
+    assert client.get(feed_path, headers={"If-None-Match": private_etag}).status_code == 304
+    # The language changes the text (the calendar's name, "Reference number"), so it changes the ETag too.
+    assert client.get("/calendar.ics?lang=en", headers={"If-None-Match": etag}).status_code == 200
+
+
+def _delete(event):
+    from scheduler.extensions import db
+
+    db.session.delete(event)
+    db.session.commit()
+
+
+def _rename(organisation):
+    # The ORGANIZER's name comes from the organisation when the meeting names no contact.
+    from scheduler.extensions import db
+
+    organisation.name = "Ośrodek o nowej nazwie"
+    db.session.commit()
+
+
+CHANGES = {
+    "edit": lambda organiser, event: update_event(organiser, event, {"title": "Nowy tytuł"}),
+    "cancellation": lambda organiser, event: cancel_event(organiser, event),
+    "new meeting": lambda organiser, event: make.event(organiser, title="Dodatkowe spotkanie"),
+    "deletion": lambda organiser, event: _delete(event),
+    "organisation renamed": lambda organiser, event: _rename(organiser.organisation),
+}
+
+
+def test_every_change_the_feed_shows_changes_its_etag(app, client):
+    for change, apply in CHANGES.items():
+        organiser = make.user(make.organisation(f"Ośrodek {change}", f"O-{change}"))
+        event = make.event(organiser, title=f"Przed zmianą ({change})", contact_name="", contact_email="")
+        make.event(organiser, title=f"Obok ({change})")
+        etag, _ = _etag_and_date(client)
+        body = client.get("/calendar.ics").data
+        private = f"/calendar/{organiser.feed_token}.ics"
+        private_etag, _ = _etag_and_date(client, private)
+
+        apply(organiser, event)
+
+        answer = client.get("/calendar.ics", headers={"If-None-Match": etag})
+        assert answer.status_code == 200, change
+        assert answer.headers["ETag"] != etag and answer.data != body, change
+        assert client.get(private, headers={"If-None-Match": private_etag}).status_code == 200, change
+        # and it is stable again afterwards
+        assert client.get("/calendar.ics", headers={"If-None-Match": answer.headers["ETag"]}).status_code == 304
+
+
+def test_a_drafts_edit_changes_the_private_feed_but_not_the_public_one(app, client):
+    organiser = make.user()
+    make.event(organiser, title="Opublikowane")
+    draft = make.event(organiser, published=False, title="Szkic")
+    public_etag, _ = _etag_and_date(client)
+    private = f"/calendar/{organiser.feed_token}.ics"
+    private_etag, _ = _etag_and_date(client, private)
+
+    update_event(organiser, draft, {"title": "Szkic poprawiony"})
+
+    assert client.get("/calendar.ics", headers={"If-None-Match": public_etag}).status_code == 304
+    changed = client.get(private, headers={"If-None-Match": private_etag})
+    assert changed.status_code == 200 and "Szkic poprawiony" in changed.get_data(as_text=True)
+
+
+def test_the_cached_feed_is_the_same_text_icalendar_builds_from_scratch(app, client):
+    """Cached VEVENTs put into the shell give exactly what building the whole calendar at once gives."""
+    import icalendar
+    from flask_babel import force_locale
+
+    from scheduler.calendar import feeds, ical
+    from scheduler.events.services import list_public_events
+
+    organiser = make.user()
+    make.event(organiser, title="Pierwsze")
+    moved = make.event(organiser, title="Drugie", contact_name="", contact_email="")
+    cancelled = make.event(organiser, title="Trzecie", timezone="Europe/London")
+    cancel_event(organiser, cancelled)
+    update_event(organiser, moved, {"room": "sala 101"})
+
+    for language in ("pl", "en"):
+        feeds.VEVENTS.clear()
+        cold = client.get(f"/calendar.ics?lang={language}").data
+        warm = client.get(f"/calendar.ics?lang={language}").data
+        with app.test_request_context(f"/calendar.ics?lang={language}"), force_locale(language):
+            events = sorted(list_public_events(), key=lambda e: (e.starts_at, e.id))
+            expected = ical.feed(events, name=ical._("Cooperation Leaders – meetings"), link_for=feeds._link,
+                                 refresh=timedelta(minutes=app.config["FEED_REFRESH_MINUTES"])).encode()
+        assert cold == warm == expected, language
+        parsed = icalendar.Calendar.from_ical(warm)
+        assert [str(v["SUMMARY"]) for v in parsed.walk("VEVENT")] == ["Pierwsze", "Drugie", "Trzecie"]
+        assert {str(z["TZID"]) for z in parsed.walk("VTIMEZONE")} == {"Europe/Warsaw", "Europe/London"}

@@ -9,18 +9,25 @@ with a type it does not expect.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from flask import abort, current_app, jsonify, request, url_for
 from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
 from ..auth.models import User
 from ..auth.services import user_for_api_token
-from ..errors import DomainError, Unauthorized, ValidationFailed
-from ..timeutil import to_local
+from ..errors import DomainError, Unauthorized, ValidationFailed, database_unavailable
+from ..extensions import db
+from ..timeutil import out_of_range_message, to_local
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,11 +61,94 @@ def idempotency_key() -> str | None:
     return key
 
 
+class OutcomeUnknown(DomainError):
+    status = 503
+    code = "outcome_unknown"
+    default_message = _l(
+        "The connection to the database broke while your request was being saved, so it may have been saved or "
+        "not. Repeating it with the same Idempotency-Key is safe: you get what was saved, or it is saved now, never "
+        "twice.")
+
+
+@dataclass
+class Commit:
+    """What `answer_before_commit` saw of the one commit of a domain call."""
+    answer: dict | None = None
+    started: bool = False
+    done: bool = False
+
+
+@contextmanager
+def answer_before_commit(snapshot: Callable[[], dict | None], unknown_message=None) -> Iterator[Commit]:
+    """Run a domain call that commits once, preparing the route's answer inside its transaction.
+
+    `snapshot()` runs just before COMMIT and its result is `Commit.answer`,
+    so the route can answer from what was committed without reading the
+    database again (a connection lost right after COMMIT would otherwise turn
+    a saved change into a 500 saying nothing was saved). A connection lost
+    during COMMIT leaves the outcome unknown to us: that raises
+    OutcomeUnknown (503), which says so and that repeating is safe (with
+    `unknown_message` when the route has better words for it).
+    """
+    session = db.session()
+    commit = Commit()
+
+    def before(_session):
+        commit.answer = snapshot()
+        commit.started = True
+
+    def after(_session):
+        commit.done = True
+
+    event.listen(session, "before_commit", before)
+    event.listen(session, "after_commit", after)
+    try:
+        yield commit
+    except SQLAlchemyError as exc:
+        if commit.started and not commit.done and database_unavailable(exc):
+            raise OutcomeUnknown(unknown_message) from exc
+        raise
+    finally:
+        event.remove(session, "before_commit", before)
+        event.remove(session, "after_commit", after)
+
+
+_READ_CHUNK = 64 * 1024
+
+
+def read_body() -> bytes:
+    """The raw request body; 413 above API_MAX_CONTENT_LENGTH however it is sent.
+
+    Werkzeug cuts a body sent without Content-Length (Transfer-Encoding: chunked)
+    at the limit and hands over the first part without a word, which would then
+    fail as truncated JSON (400). Counting here makes it a 413 like any other
+    oversized body. A chunked body of exactly the limit is refused as well: the
+    stream cannot tell it from a longer one.
+    """
+    limit = current_app.config["API_MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
+    stream = request.stream
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = stream.read(min(_READ_CHUNK, limit + 1 - len(body)))
+        if not chunk:
+            break
+        body += chunk
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return bytes(body)
+
+
 def parse_body(model: type[M]) -> M:
     """The request's JSON body parsed strictly into `model`."""
     if request.mimetype != "application/json":
         abort(415)
-    raw = request.get_data(cache=True)  # raises 413 above the blueprint's max_content_length
+    raw = read_body()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedJSON(_l("The request body is not valid UTF-8. Send JSON encoded in UTF-8.")) from None
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -84,7 +174,7 @@ def _message(error: dict):
     if kind.startswith("datetime") and kind != "datetime_range":
         return _l("Must be a date and time in ISO 8601 format with a UTC offset, for example 2019-04-17T09:00:00+02:00.")
     if kind == "datetime_range":
-        return _l("The date is out of range.")
+        return out_of_range_message()
     if kind == "text_nul":
         return _l("Contains characters that are not allowed.")
     if kind == "text_line":

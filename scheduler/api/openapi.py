@@ -37,11 +37,13 @@ ERROR_DESCRIPTIONS = {
     401: "No bearer token, or it is invalid or expired.",
     403: "Not allowed: another organisation's meeting, or a meeting by invitation only.",
     404: "No such meeting, registration, invitation or token.",
-    409: "Conflict: the meeting is full, closed, past its deadline, already declared or in the wrong state.",
+    409: "Conflict: the meeting is full, closed, past its deadline, already declared or in the wrong state; "
+         "or too many live API tokens.",
     413: "The body is too large.",
     415: "The body is not application/json.",
     422: "Validation failed; `error.fields` names each problem (dotted paths such as participants.0.name).",
-    429: "Too many attempts; wait a minute.",
+    429: "Too many attempts (or declarations from one address or link); the Retry-After header says how many "
+         "seconds to wait.",
 }
 
 

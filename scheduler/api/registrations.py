@@ -9,19 +9,23 @@ web-only: a meeting that requires one answers 422 pointing to the web form.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect
 
 from ..database import utcnow
 from ..errors import ValidationFailed
 from ..events.overview import event_declaration, event_declarations
 from ..events.services import get_event, get_managed_event
+from ..extensions import db
+from ..security import limit_declarations_per_address, limit_declarations_per_link
 from ..invitations.services import personal_url
 from ..registration.models import Registration, RegistrationStatus
 from ..registration.services import (decide, declare, decline_invitation, enter_declaration, find_invitation,
                                      find_registration, mark_opened, update_declaration, waiting_list_position,
                                      withdraw, withdraw_by_organiser)
-from .common import ID, api_user, external_url, idempotency_key, local, parse_body, respond
+from .common import ID, answer_before_commit, api_user, external_url, idempotency_key, local, parse_body, respond
 from .events import public_event_json, public_url
 from .openapi import header_param, operation, path_param
 from .schemas import DeclarationIn, DeclarationPatch, EnteredDeclarationIn, PersonalLinkOut, RegistrationList, \
@@ -56,12 +60,32 @@ def _one(registration: Registration, status: int = 200):
     return respond(RegistrationOut, registration_json(registration, waiting_list_position(registration)), status)
 
 
+def _declared_at(now: datetime) -> dict | None:
+    """The answer about the declaration this request is making, read inside its transaction.
+
+    The domain stamps the declaration it makes with the request's own `now`
+    object, which tells it apart from every other declaration in the session.
+    """
+    for instance in list(db.session.identity_map.values()):
+        if isinstance(instance, Registration) and inspect(instance).dict.get("updated_at") is now:
+            return registration_json(instance, waiting_list_position(instance))
+    return None
+
+
+UNKNOWN_WITHOUT_KEY = _l(
+    "The connection to the database broke while your declaration was being saved, so it may have been saved or "
+    "not. Repeating it is safe: a declaration that was saved is not made twice (you are told it already exists). "
+    "Send an Idempotency-Key header to get the saved declaration back instead.")
+
+
 def _declare(event_id: int, web_form_url: Callable[[], str], *, invitation_token: str | None = None):
     body = parse_body(DeclarationIn)
     key = idempotency_key()
     now = utcnow()
     try:
-        registration = declare(event_id, body.given(), invitation_token=invitation_token, idempotency_key=key, now=now)
+        with answer_before_commit(lambda: _declared_at(now), None if key else UNKNOWN_WITHOUT_KEY) as commit:
+            registration = declare(event_id, body.given(), invitation_token=invitation_token, idempotency_key=key,
+                                   now=now)
     except ValidationFailed as exc:
         if "scan" in exc.fields:
             raise ValidationFailed(
@@ -69,9 +93,12 @@ def _declare(event_id: int, web_form_url: Callable[[], str], *, invitation_token
                    "Please declare through the web form: %(url)s", url=web_form_url()),
                 fields={"scan": _l("Declare through the web form to attach the signed scan.")}) from None
         raise
-    # A repeated Idempotency-Key returns the earlier declaration untouched (its updated_at is older than now).
-    repeated = key is not None and registration.updated_at != now
-    return _one(registration, 200 if repeated else 201)
+    if not commit.done:
+        # A repeated Idempotency-Key: the earlier declaration, untouched (nothing was committed).
+        return _one(registration, 200)
+    # Saved: answer from what was committed, without reading the database again.
+    answer = commit.answer or registration_json(registration, waiting_list_position(registration))
+    return respond(RegistrationOut, answer, 201)
 
 
 def personal_link_json(invitation) -> dict:
@@ -99,12 +126,14 @@ def invitation_decline(token: str):
 
 
 @bp.post("/invitations/<token>/registration")
+@limit_declarations_per_link
 def declare_by_invitation(token: str):
     invitation = find_invitation(token)
     return _declare(invitation.event_id, lambda: personal_url(invitation), invitation_token=token)
 
 
 @bp.post(f"/events/<{ID}:event_id>/registrations")
+@limit_declarations_per_address
 def declare_open(event_id: int):
     return _declare(event_id, lambda: public_url(get_event(event_id)))
 
@@ -180,7 +209,9 @@ IDEMPOTENCY = header_param(
     "with it.", {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"})
 DECLARING = ("Confirmed if seats and the category quota allow, waitlisted if not, pending in a moderated meeting. "
              "409 after the deadline, for a meeting not open or a second declaration; 422 naming each field, "
-             "also when the meeting needs a signed scan (use the web form then).")
+             "also when the meeting needs a signed scan (use the web form then). 503 `outcome_unknown` when the "
+             "connection to the database broke while saving: the declaration may have been saved, and repeating "
+             "with the same Idempotency-Key answers with it, or makes it now, never twice.")
 
 
 def _decision(summary: str, operation_id: str, text: str) -> dict:
@@ -208,7 +239,7 @@ OPENAPI_PATHS = {
                           tag="declaring", auth=False, parameters=[INVITATION_TOKEN, IDEMPOTENCY], body=DeclarationIn,
                           responses={201: ("The declaration.", RegistrationOut),
                                      200: ("Repeated Idempotency-Key: the earlier declaration.", RegistrationOut)},
-                          errors=(409,), description=DECLARING),
+                          errors=(409, 429), description=DECLARING),
     },
     "/api/v1/events/{event_id}/registrations": {
         "get": operation("The meeting's declarations, in queue order", operation_id="listRegistrations",
@@ -217,7 +248,7 @@ OPENAPI_PATHS = {
                           auth=False, parameters=[EVENT_ID, IDEMPOTENCY], body=DeclarationIn,
                           responses={201: ("The declaration.", RegistrationOut),
                                      200: ("Repeated Idempotency-Key: the earlier declaration.", RegistrationOut)},
-                          errors=(403, 409), description=DECLARING + " 403 for a meeting by invitation only."),
+                          errors=(403, 409, 429), description=DECLARING + " 403 for a meeting by invitation only."),
     },
     "/api/v1/events/{event_id}/registrations/entered": {
         "post": operation("Enter a declaration that came by post or e-mail", operation_id="enterRegistration",

@@ -12,7 +12,7 @@ that is absent means "keep the current value" (or the domain's default), not
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StringConstraints
@@ -22,6 +22,7 @@ from config import Config
 
 from ..events.models import EventKind, EventStatus, InstitutionCategory
 from ..registration.models import Channel, RegistrationStatus
+from ..timeutil import FIRST_YEAR, LAST_YEAR, LocalTimeError, supported_moment
 
 # --- building blocks ---------------------------------------------------------
 
@@ -30,8 +31,6 @@ from ..registration.models import Channel, RegistrationStatus
 MAX_CAPACITY = 100_000
 MAX_STATEMENTS = 20
 MAX_PARTICIPANTS = 1000  # the configured limit per declaration is checked by the domain
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 
 def _no_nul(value: str) -> str:
@@ -54,14 +53,11 @@ ANY_TEXT = r"^[^\x00]*$"
 
 
 def _reasonable_moment(value: datetime) -> datetime:
-    # Year 1 with +14:00 cannot even be converted to UTC; keep to dates a meeting can have.
+    # The web forms' rule (timeutil.supported_moment): year 1 with +14:00 cannot even be converted to UTC.
     try:
-        moment = value.astimezone(timezone.utc)
-    except (OverflowError, ValueError):
-        moment = None
-    if moment is None or not EARLIEST <= moment < LATEST:
-        raise PydanticCustomError("datetime_range", "The date is out of range.")
-    return moment
+        return supported_moment(value)
+    except LocalTimeError:
+        raise PydanticCustomError("datetime_range", "The date is out of range.") from None
 
 
 def Text(max_length: int, *, min_length: int | None = None, multiline: bool = False,  # noqa: N802  (reads like a type)
@@ -77,7 +73,7 @@ def Text(max_length: int, *, min_length: int | None = None, multiline: bool = Fa
 InMoment = Annotated[
     AwareDatetime,
     Field(description="ISO 8601 date and time WITH a UTC offset, e.g. 2019-04-17T09:00:00+02:00; "
-                      "between the years 1900 and 2200."),
+                      f"between the years {FIRST_YEAR} and {LAST_YEAR} (in UTC)."),
     AfterValidator(_reasonable_moment),
 ]
 
@@ -139,11 +135,30 @@ class Error(OutputModel):
 class TokenIn(InputModel):
     email: Text(254, min_length=1)
     password: Text(1000, min_length=1, multiline=True)
+    name: Text(100) = Field(None, description="What the token is for, shown in the list of tokens.")
 
 
 class TokenOut(OutputModel):
+    id: int = Field(description="Revoke it with DELETE /api/v1/tokens/{id}.")
+    name: str
     token: str = Field(description="Send as `Authorization: Bearer <token>`.")
     expires_at: datetime
+
+
+class TokenInfo(OutputModel):
+    """A token as listed: never the token itself, which only its holder has."""
+
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = Field(description="Within a minute.")
+    revoked_at: datetime | None
+    current: bool = Field(description="The token this request was sent with.")
+
+
+class TokenList(OutputModel):
+    tokens: list[TokenInfo]
 
 
 # --- events ------------------------------------------------------------------

@@ -1,21 +1,25 @@
 """Organisers, organisations, passwords and API tokens."""
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from flask_babel import lazy_ngettext as _ln
+from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..database import utcnow
-from ..errors import Unauthorized, ValidationFailed
+from ..database import UTCDateTime, utcnow
+from ..errors import DomainError, NotFound, TooManyAttempts, Unauthorized, ValidationFailed
 from ..extensions import db
 from ..tokens import digest, new_token
-from ..validation import clean_email
-from .models import ApiToken, Organisation, User
+from ..validation import clean_email, clean_text
+from .models import ApiToken, LoginFailure, Organisation, User
 
 MIN_PASSWORD_LENGTH = 10
 # Compared against when the e-mail is unknown, so both paths cost the same time.
@@ -49,11 +53,25 @@ def find_organisation(name_or_slug: str) -> Organisation | None:
         | (func.lower(Organisation.short_name) == key))).scalars().first()
 
 
+def set_organisation_sender(organisation: Organisation, email: str) -> Organisation:
+    """Set the address calendars name as ORGANIZER for the organisation's meetings without a contact e-mail."""
+    errors: dict = {}
+    organisation.sender_email = clean_email(email, field="sender_email", errors=errors, required=False)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    db.session.commit()
+    return organisation
+
+
+def _check_password(password, errors: dict) -> None:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = _l("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+
+
 def create_user(email: str, password: str, organisation: Organisation, *, name: str = "", is_admin: bool = False) -> User:
     errors: dict = {}
     email = clean_email(email, field="email", errors=errors)
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        errors["password"] = _l("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    _check_password(password, errors)
     if not errors and db.session.execute(select(User.id).where(func.lower(User.email) == email.lower())).first():
         errors["email"] = _l("A user with this e-mail already exists.")
     if errors:
@@ -76,21 +94,181 @@ def authenticate(email: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password or "") else None
 
 
-def issue_api_token(user: User) -> tuple[str, ApiToken]:
+# --- failed logins, counted per account in the database ------------------------
+
+def _login_key(email) -> str:
+    # Unknown addresses are counted too, under the same kind of key, so a lockout tells nobody an account exists.
+    normalised = email.strip().lower()[:254] if isinstance(email, str) else ""
+    return digest(normalised)
+
+
+def _locked_for(key: str, now: datetime) -> int:
+    """Seconds until the e-mail `key` may try again; 0 if it may now."""
+    row = db.session.get(LoginFailure, key)
+    if row is None or row.failures < current_app.config["LOGIN_FAILURE_LIMIT"]:
+        return 0
+    ends = row.window_started_at + current_app.config["LOGIN_FAILURE_WINDOW"]
+    return max(math.ceil((ends - now).total_seconds()), 0)
+
+
+def _record_failure(key: str, now: datetime) -> None:
+    window_start = now - current_app.config["LOGIN_FAILURE_WINDOW"]
+    table = LoginFailure.__table__
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stale = table.c.window_started_at <= window_start
+    # One statement, so failures arriving at once in several processes or machines are all counted.
+    db.session.execute(insert(table).values(key=key, failures=1, window_started_at=now).on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={"failures": case((stale, 1), else_=table.c.failures + 1),
+              "window_started_at": case((stale, literal(now, UTCDateTime())), else_=table.c.window_started_at)}))
+    # Windows long over say nothing any more; dropping them keeps the table as small as the attacks are recent.
+    db.session.execute(delete(LoginFailure).where(LoginFailure.window_started_at < window_start))
+    db.session.commit()
+
+
+def log_in(email, password, *, now: datetime | None = None) -> User | None:
+    """`authenticate`, counting failures per e-mail address tried, whoever tries it from wherever.
+
+    Raises TooManyAttempts (429, with the seconds to wait) while the address
+    has had LOGIN_FAILURE_LIMIT failures within LOGIN_FAILURE_WINDOW, even
+    with the right password, and whether or not an account has it. Only a
+    refused password counts: an error on our side raises before counting.
+    A successful login clears the count.
+    """
+    now = now or utcnow()
+    key = _login_key(email)
+    wait = _locked_for(key, now)
+    if wait:
+        minutes = math.ceil(wait / 60)
+        raise TooManyAttempts(_ln("Too many failed login attempts for this account. Please try again in %(num)d minute.",
+                                  "Too many failed login attempts for this account. Please try again in %(num)d minutes.",
+                                  minutes), retry_after=wait)
+    user = authenticate(email, password)
+    if user is None:
+        _record_failure(key, now)
+    else:
+        db.session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+        db.session.commit()
+    return user
+
+
+# --- sessions ------------------------------------------------------------------
+
+def _end_sessions(user: User) -> None:
+    # In SQL, so two bumps at once both count; every session holding the old number is refused from now on.
+    user.session_version = User.session_version + 1
+
+
+def _revoke_all_tokens(user: User, now: datetime) -> None:
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=now))
+
+
+def end_all_sessions(user: User) -> None:
+    """Log the user out everywhere (every browser's session); API tokens stay, they are revoked one by one."""
+    _end_sessions(user)
+    db.session.commit()
+
+
+def set_password(user: User, password: str, *, now: datetime | None = None) -> None:
+    """A new password: ends every session and revokes every API token, as either may be in wrong hands."""
+    errors: dict = {}
+    _check_password(password, errors)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    user.password_hash = generate_password_hash(password)
+    _end_sessions(user)
+    _revoke_all_tokens(user, now or utcnow())
+    db.session.commit()
+
+
+def deactivate_user(user: User, *, now: datetime | None = None) -> None:
+    """The account can no longer log in; its sessions end and its API tokens are revoked at once."""
+    user.is_active_account = False
+    _end_sessions(user)
+    _revoke_all_tokens(user, now or utcnow())
+    db.session.commit()
+
+
+def session_is_current(user: User, version) -> bool:
+    """Whether a session that recorded `version` at login still belongs to the active user."""
+    return user.is_active and isinstance(version, int) and version == user.session_version
+
+
+# --- API tokens ----------------------------------------------------------------
+
+# last_used_at is written at most this often per token, so reads do not each become a write.
+_LAST_USED_PRECISION_SECONDS = 60
+
+
+class TooManyTokens(DomainError):
+    code = "too_many_tokens"
+    default_message = _l("You have too many active API tokens.")
+
+
+def _live_tokens(user: User, now: datetime):
+    return select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                                  ApiToken.expires_at > now)
+
+
+def issue_api_token(user: User, name: str = "", *, now: datetime | None = None) -> tuple[str, ApiToken]:
+    """A new token (returned once, only its digest is kept); TooManyTokens past MAX_LIVE_API_TOKENS live ones.
+
+    Refusing (rather than revoking the oldest) leaves the organiser to decide
+    which script loses its access.
+    """
+    now = now or utcnow()
+    errors: dict = {}
+    name = clean_text(name, max_length=100, field="name", errors=errors)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    # Lock the user's row (PostgreSQL) so two requests at once cannot both take the last free place.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    limit = current_app.config["MAX_LIVE_API_TOKENS"]
+    live = db.session.execute(select(func.count()).select_from(_live_tokens(user, now).subquery())).scalar_one()
+    if live >= limit:
+        raise TooManyTokens(_ln(
+            "You already have %(num)d active API token, the most allowed. Revoke one you no longer use and try again.",
+            "You already have %(num)d active API tokens, the most allowed. Revoke one you no longer use and try again.",
+            limit))
     token = new_token()
-    record = ApiToken(user=user, digest=digest(token), expires_at=utcnow() + current_app.config["API_TOKEN_LIFETIME"])
+    record = ApiToken(user=user, name=name, digest=digest(token), created_at=now,
+                      expires_at=now + current_app.config["API_TOKEN_LIFETIME"])
     db.session.add(record)
     db.session.commit()
     return token, record
 
 
+def list_api_tokens(user: User, *, now: datetime | None = None) -> list[ApiToken]:
+    """The user's live tokens, newest first."""
+    return list(db.session.execute(_live_tokens(user, now or utcnow()).order_by(
+        ApiToken.created_at.desc(), ApiToken.id.desc())).scalars())
+
+
+def revoke_api_token(user: User, token_id: int, *, now: datetime | None = None) -> ApiToken:
+    """Revoke one of the user's own tokens (at once, for every client using it); NotFound for anyone else's."""
+    record = db.session.get(ApiToken, token_id)
+    if record is None or record.user_id != user.id:
+        raise NotFound()
+    if record.revoked_at is None:
+        record.revoked_at = now or utcnow()
+        db.session.commit()
+    return record
+
+
 def user_for_api_token(token: str | None, now: datetime | None = None) -> User:
+    """The active user behind a live token; Unauthorized otherwise. The token's record is kept in g.api_token."""
     if not token:
         raise Unauthorized()
     record = db.session.execute(select(ApiToken).where(ApiToken.digest == digest(token))).scalar_one_or_none()
     now = now or utcnow()
-    if record is None or record.revoked_at is not None or record.expires_at < now or not record.user.is_active:
+    if record is None or not record.is_live(now) or not record.user.is_active:
         raise Unauthorized(_l("The API token is invalid or has expired."))
+    if record.last_used_at is None or (now - record.last_used_at).total_seconds() >= _LAST_USED_PRECISION_SECONDS:
+        # Routes check the token before doing anything else, so this commit carries nothing of theirs.
+        record.last_used_at = now
+        db.session.commit()
+    g.api_token = record
     return record.user
 
 

@@ -20,6 +20,7 @@ Why it looks the way it does (RFC 5545/5546, and what real clients accept):
 from __future__ import annotations
 
 import calendar as stdcalendar
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
@@ -140,12 +141,16 @@ def location(event) -> str:
 
 
 def organiser_address(event) -> tuple[str, str]:
-    """(name, e-mail) for ORGANIZER: the meeting's contact, else its creator, else the service's sender."""
+    """(name, e-mail) for ORGANIZER: the meeting's contact, else its organisation's sender, else the service's.
+
+    Never an organiser's login: calendars are public, and a login address is
+    half of a password guess.
+    """
     name = event.contact_name or (event.organisation.name if event.organisation else "")
     if event.contact_email:
         return name, event.contact_email
-    if event.created_by is not None:
-        return name or event.created_by.name, event.created_by.email
+    if event.organisation is not None and event.organisation.sender_email:
+        return name, event.organisation.sender_email
     from email.utils import parseaddr
 
     return name, parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
@@ -215,6 +220,15 @@ def _vevent(event, *, stamp: datetime, link: str | None, attendee: Attendee | No
     return vevent
 
 
+# RFC 5545 allows no control characters in a content line, and clients break lines at U+0085, U+2028 and
+# U+2029. Input refuses them (validation.text_problem); this keeps out any stored before it did.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _serialise(component) -> str:
+    return _UNSAFE.sub("", component.to_ical().decode("utf-8"))
+
+
 def _calendar(method: str | None) -> icalendar.Calendar:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
@@ -237,7 +251,7 @@ def invite(event, *, method: str, attendee: Attendee, link: str | None, stamp: d
     cal.add_component(vtimezone(event.timezone))
     cal.add_component(_vevent(event, stamp=stamp or utcnow(), link=link, attendee=attendee, method=method,
                               alarm=method == "REQUEST"))
-    return cal.to_ical().decode("utf-8")
+    return _serialise(cal)
 
 
 def last_change(event) -> datetime:
@@ -250,14 +264,21 @@ def single(event, *, link: str | None) -> str:
     cal = _calendar(None)
     cal.add_component(vtimezone(event.timezone))
     cal.add_component(_vevent(event, stamp=last_change(event), link=link, attendee=None, method=None, alarm=True))
-    return cal.to_ical().decode("utf-8")
+    return _serialise(cal)
 
 
-def feed(events, *, name: str, link_for, refresh: timedelta) -> str:
+def feed_vevent(event, *, link: str | None) -> str:
+    """One meeting's VEVENT as feeds carry it (DTSTAMP its last change, no alarm); feeds.py caches these."""
+    return _serialise(_vevent(event, stamp=last_change(event), link=link, attendee=None, method=None,
+                              alarm=False))
+
+
+def feed(events, *, name: str, link_for, refresh: timedelta, zones=()) -> str:
     """A subscription feed. Stable between changes: DTSTAMP is each meeting's last change.
 
     Alarms are left out: a subscriber follows many meetings and would be
-    alerted for all of them.
+    alerted for all of them. `zones` adds VTIMEZONEs for meetings the caller
+    puts in itself (feeds.py inserts cached VEVENTs into a shell built here).
     """
     cal = _calendar(None)
     cal.add("x-wr-calname", name)
@@ -266,9 +287,9 @@ def feed(events, *, name: str, link_for, refresh: timedelta) -> str:
     cal.add("x-wr-timezone", default_zone)
     cal.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", icalendar.vDuration(refresh).to_ical().decode())
-    for tzname in sorted({default_zone, *(event.timezone for event in events)}):
+    for tzname in sorted({default_zone, *zones, *(event.timezone for event in events)}):
         cal.add_component(vtimezone(tzname))
     for event in events:
         cal.add_component(_vevent(event, stamp=last_change(event), link=link_for(event), attendee=None,
                                   method=None, alarm=False))
-    return cal.to_ical().decode("utf-8")
+    return _serialise(cal)

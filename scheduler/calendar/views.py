@@ -9,7 +9,7 @@ from werkzeug.http import http_date, parse_date
 
 from . import ical
 
-from .feeds import CalendarFile, event_file, private_feed, public_feed
+from .feeds import CalendarFile, Feed, event_file, private_feed, public_feed
 
 bp = Blueprint("calendar", __name__)
 
@@ -42,7 +42,7 @@ class CalendarResponse(Response):
         return headers
 
 
-def _not_modified(file: CalendarFile) -> bool:
+def _not_modified(file: CalendarFile | Feed) -> bool:
     """RFC 9110 13.2.2: If-None-Match decides when present; If-Modified-Since only without it."""
     if request.headers.get("If-None-Match") is not None:
         return request.if_none_match.contains_weak(file.etag) or "*" in request.if_none_match
@@ -53,7 +53,8 @@ def _not_modified(file: CalendarFile) -> bool:
     return False
 
 
-def _answer(file: CalendarFile, *, private: bool = False) -> Response:
+def _answer(file: CalendarFile | Feed, *, private: bool = False) -> Response:
+    """200 with the body, or 304 when the client's copy is current; a feed's body is built only for a 200."""
     headers = {
         "ETag": f'"{file.etag}"',
         "Last-Modified": http_date(file.last_modified),
@@ -62,6 +63,8 @@ def _answer(file: CalendarFile, *, private: bool = False) -> Response:
     }
     if _not_modified(file):
         return CalendarResponse(status=304, headers=headers)
+    if isinstance(file, Feed):
+        file = file.file()
     response = CalendarResponse(file.body, status=200, headers=headers, content_type=CONTENT_TYPE)
     response.headers["Content-Disposition"] = f'inline; filename="{file.filename}"'
     return response

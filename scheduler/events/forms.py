@@ -8,13 +8,15 @@ from wtforms.fields import DateTimeLocalField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from ..timeutil import to_local
+from ..timeutil import FIRST_YEAR, LAST_YEAR, to_local
 from .models import CATEGORY_LABELS, DEFAULT_REMINDERS, EVENT_KIND_LABELS, Event, InstitutionCategory
 
 # The zones a meeting of this project plausibly uses; others can still come through the API.
 TIMEZONE_CHOICES = ("Europe/Warsaw", "Europe/Vilnius", "Europe/Kyiv", "Europe/Berlin", "Europe/Brussels", "UTC")
 # The `T` form first: it is what datetime-local inputs send and expect back.
 LOCAL_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+# The date picker offers the supported years only; the domain (timeutil.localize) refuses the rest anyway.
+DATE_LIMITS = {"min": f"{FIRST_YEAR}-01-01T00:00", "max": f"{LAST_YEAR}-12-31T23:59"}
 
 def quota_field_name(category: InstitutionCategory) -> str:
     return f"quota_{category.value}"
@@ -28,10 +30,11 @@ class EventForm(FlaskForm):
     title = StringField(_l("Title"))
     description = TextAreaField(_l("Description"))
     timezone = SelectField(_l("Time zone"), choices=[SelectChoice(z) for z in TIMEZONE_CHOICES])
-    starts_at = DateTimeLocalField(_l("Start"), format=LOCAL_FORMATS, validators=[Optional()])
-    ends_at = DateTimeLocalField(_l("End"), format=LOCAL_FORMATS, validators=[Optional()])
+    starts_at = DateTimeLocalField(_l("Start"), format=LOCAL_FORMATS, validators=[Optional()],
+                                   render_kw=DATE_LIMITS)
+    ends_at = DateTimeLocalField(_l("End"), format=LOCAL_FORMATS, validators=[Optional()], render_kw=DATE_LIMITS)
     declaration_deadline = DateTimeLocalField(_l("Declaration deadline"), format=LOCAL_FORMATS,
-                                              validators=[Optional()])
+                                              validators=[Optional()], render_kw=DATE_LIMITS)
     venue = StringField(_l("Venue"))
     address = StringField(_l("Address"))
     room = StringField(_l("Room"))

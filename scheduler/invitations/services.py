@@ -1,9 +1,13 @@
 """Invitations: adding invitees one by one or from a CSV list, and their personal links."""
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import unicodedata
+from typing import NamedTuple
 
+import charset_normalizer
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -16,7 +20,7 @@ from ..errors import InvalidState, NotFound, ValidationFailed
 from ..events.models import Event, InstitutionCategory
 from ..extensions import db
 from ..tokens import new_token
-from ..validation import clean_email, clean_text
+from ..validation import clean_email, clean_text, text_problem
 from .models import Invitation
 
 # Headers people put in spreadsheets, Polish and English, mapped to our fields.
@@ -118,6 +122,10 @@ def parse_csv(text: str) -> list[dict]:
     text = (text or "").lstrip("\ufeff").strip()
     if not text:
         raise ValidationFailed(fields={"csv": _l("The list is empty.")})
+    for number, line in enumerate(text.split("\n"), start=1):
+        problem = text_problem(line, multiline=True)
+        if problem is not None:
+            raise ValidationFailed(fields={"csv": _l("Line %(line)d: %(message)s", line=number, message=problem)})
     try:
         dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=";,\t")
     except csv.Error:
@@ -146,12 +154,83 @@ def parse_csv(text: str) -> list[dict]:
     return rows
 
 
-def decode_upload(data: bytes) -> str:
-    """Spreadsheets saved on Polish Windows are often CP1250, not UTF-8."""
+class DecodedList(NamedTuple):
+    text: str
+    encoding: str  # as shown to the organiser, e.g. "Windows-1250"
+
+
+ENCODING_NAMES = {"utf_8": "UTF-8", "utf_8_sig": "UTF-8", "utf_16": "UTF-16", "cp1250": "Windows-1250",
+                  "iso8859_2": "ISO-8859-2"}
+_BOMS = ((codecs.BOM_UTF8, "utf_8_sig"), (codecs.BOM_UTF16_LE, "utf_16"), (codecs.BOM_UTF16_BE, "utf_16"))
+POLISH_LETTERS = frozenset("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ")
+
+
+def _encoding_name(codec: str) -> str:
+    name = codecs.lookup(codec).name.replace("-", "_")
+    return ENCODING_NAMES.get(name, name.upper().replace("_", "-"))
+
+
+def _decode(data: bytes, codec: str) -> str | None:
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1250", errors="replace")
+        return data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _plausible(text: str | None) -> bool:
+    # Control characters other than line ends and tabs (C1 ones above all) are what a wrong single-byte
+    # reading produces; no spreadsheet writes them.
+    return text is not None and "\ufffd" not in text and not any(
+        unicodedata.category(ch) == "Cc" and ch not in "\r\n\t" for ch in text)
+
+
+def _latin(text: str) -> bool:
+    return all(ch.isascii() or not ch.isalpha() or unicodedata.name(ch, "").startswith("LATIN") for ch in text)
+
+
+def _read(data: bytes) -> tuple[str, str] | None:
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            # A byte-order mark says what the file is: no second guess if it does not decode.
+            text = _decode(data, codec)
+            return (codec, text) if text is not None else None
+    text = _decode(data, "utf_8")
+    if text is not None:
+        return "utf_8", text
+    readings = [(codec, text) for codec in ("cp1250", "iso8859_2") if _plausible(text := _decode(data, codec))]
+    if readings:
+        # max() keeps the first of equals: Windows-1250, by far the commoner of the two.
+        return max(readings, key=lambda reading: sum(ch in POLISH_LETTERS for ch in reading[1]))
+    # The detector's candidates, most likely first; on short lists its favourite is often an Asian code page,
+    # so only readings in Latin letters count, and among them the most Polish one.
+    guesses = [(match.encoding, text) for match in charset_normalizer.from_bytes(data)
+               if _plausible(text := _decode(data, match.encoding)) and _latin(text)]
+    if guesses:
+        return max(guesses, key=lambda reading: sum(ch in POLISH_LETTERS for ch in reading[1]))
+    return None
+
+
+def decode_upload(data: bytes) -> DecodedList:
+    """Read an uploaded list in whatever encoding a spreadsheet saved it, or refuse it.
+
+    A byte-order mark decides first (UTF-8 or UTF-16, as Excel's "CSV UTF-8" and
+    "Unicode text" save), then strict UTF-8. Polish Windows saves Windows-1250 and
+    older systems ISO-8859-2: both decode almost any bytes, and they differ exactly
+    in ą, ś, ź, Ą, Ś, Ź, so the one that yields more Polish letters wins (a tie
+    means the two readings are the same text). Only when neither reads cleanly are
+    charset-normalizer's candidates tried (e.g. UTF-16 without a byte-order mark),
+    judged the same way; its favourite alone mistakes short Polish lists for
+    Windows-1252 or ISO-8859-3. What does not decode cleanly is refused,
+    naming the encodings that work, instead of being stored with U+FFFD; the
+    characters of a decoded list are then checked line by line by parse_csv.
+    """
+    found = _read(data)
+    if found is None:
+        raise ValidationFailed(fields={"csv": _l(
+            "The file cannot be read: it is not text in UTF-8, UTF-16, Windows-1250 or ISO-8859-2. In Excel choose "
+            "\"Save as\" and the type \"CSV UTF-8\", then upload the file again.")})
+    codec, text = found
+    return DecodedList(text.lstrip("\ufeff"), _encoding_name(codec))
 
 
 def revoke_invitation(user: User, invitation: Invitation) -> Invitation:

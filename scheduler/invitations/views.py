@@ -36,7 +36,8 @@ def _category(value: str):
         return None
 
 
-def _render(event, add_form=None, import_form=None, *, import_errors=(), add_errors=(), status=200):
+def _render(event, add_form=None, import_form=None, *, import_errors=(), add_errors=(), import_encoding=None,
+            status=200):
     rows = [{"invitation": invitation, "status": invitation.status,
              "category_label": CATEGORY_LABELS.get(_category(invitation.category), invitation.category),
              "status_label": INVITATION_STATUS_LABELS.get(invitation.status, invitation.status),
@@ -45,7 +46,8 @@ def _render(event, add_form=None, import_form=None, *, import_errors=(), add_err
     return render_template("invitations/index.html", event=event, rows=rows,
                            add_form=add_form or InvitationForm(formdata=None),
                            import_form=import_form or ImportForm(formdata=None),
-                           import_errors=list(import_errors), add_errors=list(add_errors)), status
+                           import_errors=list(import_errors), add_errors=list(add_errors),
+                           import_encoding=import_encoding), status
 
 
 @bp.get("/organiser/events/<int:event_id>/invitations")
@@ -116,18 +118,21 @@ def import_list(event_id: int):
     event = get_managed_event(current_user, event_id)
     form = ImportForm()
     upload = form.csv_file.data
-    if upload is not None and getattr(upload, "filename", ""):
-        text = decode_upload(upload.read())
-    else:
-        text = form.csv.data or ""
+    text, encoding = form.csv.data or "", None
     rows: list[dict] = []
     try:
+        if upload is not None and getattr(upload, "filename", ""):
+            # The organiser sees which encoding was read, so a wrong guess is noticed, not stored.
+            text, encoding = decode_upload(upload.read())
         rows = parse_csv(text)
         created, skipped = add_invitations(current_user, event, rows)
     except ValidationFailed as exc:
         db.session.rollback()
-        return _render(event, import_form=form, import_errors=_import_messages(text, rows, exc.fields), status=422)
+        return _render(event, import_form=form, import_errors=_import_messages(text, rows, exc.fields),
+                       import_encoding=encoding, status=422)
     _report(created, skipped)
+    if encoding:
+        flash(_("The file was read as %(encoding)s.", encoding=encoding))
     return redirect(url_for("invitations.index", event_id=event.id))
 
 

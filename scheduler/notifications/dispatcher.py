@@ -1,18 +1,36 @@
 """The dispatcher: delivers due outbox messages through Flask-Mail, exactly once.
 
-One pass (`dispatch_due`) does three things, each in its own short transaction:
+One pass (`dispatch_due`) drains the outbox: it claims a small batch, sends
+it, and claims the next while messages are due, for at most
+MAIL_DRAIN_SECONDS. Each step is its own short transaction:
 
-1. Claim: due messages (queued and due, or claimed by a dispatcher whose lease
-   expired) get status "sending", claimed_at and claimed_by, and the claim is
-   committed. PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so instances claim
-   disjoint batches. SQLite: every transaction begins with BEGIN IMMEDIATE
-   (database.py), which serialises claims on the database write lock.
-2. Send: one SMTP connection for the whole batch, with a timeout. Before each
-   message its lease is renewed (and checked: a message another instance has
-   taken over is left alone); no transaction is open while talking to SMTP.
-3. Record: sent (with its Message-ID and time; never claimed again), or a
-   failed attempt: attempts + 1, last_error, due_at moved by exponential
-   back-off, and after MAIL_MAX_ATTEMPTS status "failed" for the organiser.
+1. Claim: up to MAIL_BATCH_SIZE due messages (queued and due, or claimed by
+   a dispatcher whose lease expired) get status "sending", claimed_at and
+   claimed_by, and the claim is committed. PostgreSQL: SELECT … FOR UPDATE
+   SKIP LOCKED, so instances claim disjoint batches. SQLite: every
+   transaction begins with BEGIN IMMEDIATE (database.py), which serialises
+   claims on the database write lock.
+2. Send: one SMTP connection for the batch, with a time-out. Before each
+   message one UPDATE renews the lease (MAIL_CLAIM_LEASE_SECONDS, short) of
+   every message of the batch not yet sent (the heartbeat) and says which
+   are still ours; a message another instance took over is left alone. A
+   live dispatcher's claim therefore never runs out, and a dead one's
+   (kill -9, a lost machine) is taken over within one lease. No transaction
+   is open while talking to SMTP.
+3. Record, per message, isolated from the rest of the batch:
+   - accepted: "sent" (with its time; never claimed again);
+   - cannot be sent as it is (building it raised, e.g. an address that
+     needs SMTPUTF8, or a 5xx answer): "failed" at once, the reason in the
+     mail log;
+   - refused for now (4xx): attempts + 1, due again after exponential
+     back-off, "failed" after MAIL_MAX_ATTEMPTS;
+   - the server cannot be reached (connection refused or dropped, time-out,
+     421): the message and the rest of the batch are given back as queued
+     WITHOUT charging an attempt (`deferrals` + 1 sets the back-off), and
+     the pass stops. They are tried again until `deliver_by` (planned +
+     MAIL_RETRY_HORIZON_HOURS), then "failed"; an outage heals by itself.
+   The organiser can send failed messages again, one by one or all at once
+   per meeting or per organisation (services.retry_failed).
 
 Without MAIL_SERVER (the embedded default) claimed messages are marked
 "undeliverable": they stay in the outbox, visible in the mail log, and the
@@ -20,13 +38,17 @@ organiser can send them again once a server is configured.
 
 Exactly once, with one honest limit: if the process dies after the SMTP
 server accepted a message but before "sent" is committed, the lease expires
-and the message goes out again, with the same Message-ID, which receiving
-systems use to drop duplicates. No design without two-phase commit with the
-mail server does better.
+and the message goes out again, with the same Message-ID (fixed when it was
+planned), which receiving systems use to drop duplicates. The window is one
+message long, since each message is marked sent right after its answer. The
+same holds when the connection drops after the message's data was sent. No
+design without two-phase commit with the mail server does better.
 
 Checks before sending: features may register a function that says why a
 message of some kind should no longer go out (`register_check`); such
-messages are marked "skipped" with the reason instead of being sent.
+messages are marked "skipped" with the reason instead of being sent. They
+run at every claim, so a message that waited out an outage is checked at the
+moment it would go (a deadline reminder after the deadline is skipped).
 """
 from __future__ import annotations
 
@@ -34,16 +56,18 @@ import logging
 import os
 import smtplib
 import socket
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from ..database import utcnow
 from ..extensions import db
 from ..invitations.models import Invitation
-from .mail import OutboxEmail, Outgoing, close_connection, open_connection
+from .mail import Outgoing, build, close_connection, deliver, open_connection
 from .models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -56,6 +80,11 @@ SKIPPED = MessageStatus.SKIPPED.value
 UNDELIVERABLE = MessageStatus.UNDELIVERABLE.value
 
 NO_SERVER = "No mail server is configured (MAIL_SERVER); the message was not delivered."
+
+# How a failed try is treated (see `_verdict`).
+UNREACHABLE = "unreachable"  # the server, not the message: no attempt charged, the batch waits
+TEMPORARY = "temporary"      # 4xx for this message: an attempt, back-off
+PERMANENT = "permanent"      # 5xx, or a message that cannot be built: failed at once
 
 # kind prefix -> function(message) returning why it should not be sent now, or None.
 _CHECKS: dict[str, Callable[[Message], str | None]] = {}
@@ -83,46 +112,77 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def backoff(attempts: int) -> timedelta:
-    """Delay before the next try after `attempts` failures: base, 2×base, 4×base … up to the maximum."""
+def backoff(tries: int, *, outage: bool = False) -> timedelta:
+    """Delay before the next try after `tries` failures: base, 2×base, 4×base … up to the maximum.
+
+    While the server is unreachable (`outage`) the cap is the much lower
+    MAIL_OUTAGE_RETRY_MAX_SECONDS: such a try charges no attempt and costs one
+    refused connection, and mail should flow soon after the server is back.
+    """
     base = current_app.config["MAIL_RETRY_BASE_SECONDS"]
-    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), current_app.config["MAIL_RETRY_MAX_SECONDS"]))
+    cap = current_app.config["MAIL_OUTAGE_RETRY_MAX_SECONDS" if outage else "MAIL_RETRY_MAX_SECONDS"]
+    return timedelta(seconds=min(base * 2 ** min(max(tries - 1, 0), 30), cap))
+
+
+def deliver_by(message: Message) -> datetime:
+    """When retrying this message stops (rows from before the column: planned + the horizon)."""
+    return message.deliver_by or message.created_at + timedelta(hours=current_app.config["MAIL_RETRY_HORIZON_HOURS"])
 
 
 def _counts() -> dict[str, int]:
-    return {"claimed": 0, "sent": 0, "retrying": 0, "failed": 0, "skipped": 0, "undeliverable": 0, "released": 0}
+    return {"claimed": 0, "sent": 0, "retrying": 0, "deferred": 0, "failed": 0, "skipped": 0,
+            "undeliverable": 0, "taken_over": 0, "batches": 0}
 
 
 def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_id: str | None = None) -> dict[str, int]:
-    """Deliver up to `limit` (MAIL_BATCH_SIZE) due messages; return how many ended in each state.
+    """Deliver due messages, batch after batch, until none is due, `limit` were claimed or MAIL_DRAIN_SECONDS passed.
 
-    Runs its own transactions: call it outside of another unit of work (the
-    clock, the `dispatch-outbox` command, a test). Safe to run in several
-    processes at once.
+    Returns how many ended in each state ("deferred": given back because
+    the mail server could not be reached; the pass then stops). `now`
+    fixes the clock for due times (tests); by default the real time is read
+    for each batch. Runs its own transactions: call it outside of another
+    unit of work (the clock, the `dispatch-outbox` command, a test). Safe to
+    run in several processes at once.
     """
-    now = now or utcnow()
-    limit = limit or current_app.config["MAIL_BATCH_SIZE"]
     worker_id = worker_id or default_worker_id()
+    batch_size = max(1, current_app.config["MAIL_BATCH_SIZE"])
+    stop_at = time.monotonic() + current_app.config["MAIL_DRAIN_SECONDS"]
     counts = _counts()
-    batch = _claim(now, limit, worker_id, counts)
-    if batch:
-        _send(batch, now, worker_id, counts)
+    while True:
+        size = batch_size if limit is None else min(batch_size, limit - counts["claimed"])
+        if size <= 0:
+            break
+        moment = now or utcnow()
+        found, batch = _claim(moment, size, worker_id, counts)
+        if not found:
+            break
+        counts["batches"] += 1
+        if batch and not _send(batch, moment, worker_id, counts):
+            break  # the mail server is away: the next tick tries again, after the back-off
+        if time.monotonic() >= stop_at:
+            break
     return counts
 
 
-def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> list[Outgoing]:
+def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int, list[Outgoing]]:
+    """Claim up to `limit` due messages; return how many were found and those to send."""
     lease = timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"])
     due = or_(and_(Message.status == QUEUED, Message.due_at <= now),
               and_(Message.status == SENDING, Message.claimed_at < now - lease))
     stmt = (select(Message).where(due).order_by(Message.due_at, Message.id).limit(limit)
             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
     configured = bool(current_app.config.get("MAIL_SERVER"))
+    found = 0
     batch = []
     try:
         for message in db.session.execute(stmt).scalars():
+            found += 1
             counts["claimed"] += 1
             if message.status == SENDING:
+                # The claimant died (or stalled past its lease) after claiming; if it had sent the message, this
+                # repeat carries the same Message-ID.
                 log.warning("taking over message %s from %s (lease expired)", message.id, message.claimed_by)
+                counts["taken_over"] += 1
             reason = _why_not(message)
             if reason:
                 _finish(message, SKIPPED, reason)
@@ -143,7 +203,7 @@ def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> list[Outg
     except Exception:
         db.session.rollback()
         raise
-    return batch
+    return found, batch
 
 
 def _finish(message: Message, status: str, reason: str) -> None:
@@ -152,16 +212,30 @@ def _finish(message: Message, status: str, reason: str) -> None:
     message.claimed_at = message.claimed_by = None
 
 
-def _still_mine(outgoing: Outgoing, now: datetime, worker_id: str) -> bool:
-    """Renew this message's lease; False if another dispatcher has taken it over meanwhile."""
+def _heartbeat(remaining: list[Outgoing], now: datetime, worker_id: str) -> set[int]:
+    """Renew the lease of every message of the batch not yet sent, in one UPDATE; return the ids still ours."""
+    ids = [outgoing.id for outgoing in remaining]
     result = db.session.execute(
-        update(Message).where(Message.id == outgoing.id, Message.status == SENDING, Message.claimed_by == worker_id)
-        .values(claimed_at=max(now, utcnow())))
+        update(Message).where(Message.id.in_(ids), Message.status == SENDING, Message.claimed_by == worker_id)
+        .values(claimed_at=max(now, utcnow())).returning(Message.id)
+        .execution_options(synchronize_session=False))
+    mine = set(result.scalars())
     db.session.commit()
-    return result.rowcount == 1
+    return mine
 
 
 def _mark_sent(outgoing: Outgoing, now: datetime, worker_id: str) -> None:
+    """Record that the server accepted the message; tried twice, since failing here means sending it again."""
+    try:
+        _write_sent(outgoing, now, worker_id)
+    except DBAPIError as exc:
+        # A dropped database connection (a restart, a terminated backend): the pool hands out a fresh one.
+        log.warning("message %s: marking it sent failed (%s); trying once more", outgoing.id, exc.__class__.__name__)
+        db.session.rollback()
+        _write_sent(outgoing, now, worker_id)
+
+
+def _write_sent(outgoing: Outgoing, now: datetime, worker_id: str) -> None:
     result = db.session.execute(
         update(Message).where(Message.id == outgoing.id, Message.status == SENDING, Message.claimed_by == worker_id)
         .values(status=SENT, sent_at=now, claimed_at=None, claimed_by=None, last_error=""))
@@ -176,35 +250,52 @@ def _mark_sent(outgoing: Outgoing, now: datetime, worker_id: str) -> None:
     db.session.commit()
 
 
-def _mark_failed(outgoing: Outgoing, error: str, now: datetime, worker_id: str, counts: dict) -> None:
-    message = db.session.execute(select(Message).where(Message.id == outgoing.id)
-                                 .execution_options(populate_existing=True)).scalar_one()
-    if message.status != SENDING or message.claimed_by != worker_id:
-        db.session.rollback()
-        return
-    message.attempts += 1
-    message.last_error = error[:2000]
-    message.claimed_at = message.claimed_by = None
-    if message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        message.status = FAILED
-        counts["failed"] += 1
-    else:
-        message.status = QUEUED
-        message.due_at = now + backoff(message.attempts)
-        counts["retrying"] += 1
+def _mine(ids: list[int], worker_id: str) -> list[Message]:
+    stmt = (select(Message).where(Message.id.in_(ids), Message.status == SENDING, Message.claimed_by == worker_id)
+            .order_by(Message.id).execution_options(populate_existing=True))
+    return list(db.session.execute(stmt).scalars())
+
+
+def _record_failure(outgoing: Outgoing, verdict: str, error: str, now: datetime, worker_id: str, counts: dict) -> None:
+    """This message was refused (TEMPORARY) or cannot be sent (PERMANENT); the rest of the batch goes on."""
+    for message in _mine([outgoing.id], worker_id):
+        message.attempts += 1
+        message.last_error = error[:2000]
+        message.claimed_at = message.claimed_by = None
+        give_up = deliver_by(message)
+        if (verdict == PERMANENT or message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]
+                or now >= give_up):
+            message.status = FAILED
+            counts["failed"] += 1
+        else:
+            message.status = QUEUED
+            message.due_at = min(now + backoff(message.attempts), give_up)
+            counts["retrying"] += 1
     db.session.commit()
 
 
-def _release(batch: list[Outgoing], worker_id: str, counts: dict) -> None:
-    """Give back messages not tried in this pass (the connection broke first); they keep their attempts."""
-    ids = [outgoing.id for outgoing in batch]
-    if not ids:
-        return
-    result = db.session.execute(
-        update(Message).where(Message.id.in_(ids), Message.status == SENDING, Message.claimed_by == worker_id)
-        .values(status=QUEUED, claimed_at=None, claimed_by=None))
+def _defer(remaining: list[Outgoing], error: str, now: datetime, worker_id: str, counts: dict) -> None:
+    """The mail server could not be reached: give the messages back without charging an attempt.
+
+    Each waits by its own back-off (by `deferrals`), never beyond its
+    `deliver_by`; a message past it is failed, saying for how long the
+    server was away.
+    """
+    for message in _mine([outgoing.id for outgoing in remaining], worker_id):
+        message.claimed_at = message.claimed_by = None
+        give_up = deliver_by(message)
+        if now >= give_up:
+            message.status = FAILED
+            message.last_error = (f"Gave up: the mail server could not be reached until "
+                                  f"{give_up:%Y-%m-%d %H:%M} UTC. Last error: {error}")[:2000]
+            counts["failed"] += 1
+        else:
+            message.status = QUEUED
+            message.deferrals += 1
+            message.due_at = min(now + backoff(message.deferrals, outage=True), give_up)
+            message.last_error = error[:2000]
+            counts["deferred"] += 1
     db.session.commit()
-    counts["released"] += result.rowcount
 
 
 def _describe(exc: BaseException) -> str:
@@ -217,38 +308,75 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) -> None:
-    try:
-        connection = open_connection()
-    except (OSError, smtplib.SMTPException) as exc:
-        error = f"Could not connect to the mail server: {_describe(exc)}"
-        log.warning("%s", error)
-        for outgoing in batch:
-            _mark_failed(outgoing, error, now, worker_id, counts)
-        return
+def _verdict(exc: BaseException) -> str:
+    """Whose fault a failed send is: the server's reachability, or this message (for now, or for good)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in exc.recipients.values()]
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        codes = [exc.smtp_code]
+    elif isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return UNREACHABLE
+    elif isinstance(exc, smtplib.SMTPException):
+        return PERMANENT  # e.g. SMTPNotSupportedError: the message needs what the server lacks
+    elif isinstance(exc, OSError):
+        return UNREACHABLE  # refused, reset, time-out, TLS: nothing about this message
+    else:
+        return PERMANENT  # raised by our code while talking (encoding): retrying will not help
+    if 421 in codes:
+        return UNREACHABLE  # "service not available, closing transmission channel"
+    if all(400 <= code < 500 for code in codes):
+        return TEMPORARY
+    return PERMANENT
+
+
+def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) -> bool:
+    """Send a claimed batch, message by message; False if the mail server could not be reached."""
+    connection = None
     try:
         for index, outgoing in enumerate(batch):
-            if not _still_mine(outgoing, now, worker_id):
-                continue
+            if outgoing.id not in _heartbeat(batch[index:], now, worker_id):
+                continue  # taken over by another dispatcher while we were slow
             try:
-                connection.send(OutboxEmail(outgoing))
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                # The server refused this message; the connection is still good for the next one.
-                _mark_failed(outgoing, _describe(exc), now, worker_id, counts)
-            except (OSError, smtplib.SMTPException) as exc:
-                # The connection broke or timed out: this message counts an attempt, the rest wait for the next pass.
-                _mark_failed(outgoing, _describe(exc), now, worker_id, counts)
-                _release(batch[index + 1:], worker_id, counts)
-                return
+                envelope = build(outgoing)
+            except Exception as exc:  # any failure to build fails this message only
+                error = f"The message could not be built: {_describe(exc)}"
+                log.warning("message %s: %s", outgoing.id, error)
+                _record_failure(outgoing, PERMANENT, error, now, worker_id, counts)
+                continue
+            if connection is None:
+                try:
+                    connection = open_connection()
+                except Exception as exc:  # whatever stops us from connecting is not this message's fault
+                    error = f"Could not connect to the mail server: {_describe(exc)}"
+                    log.warning("%s", error)
+                    _defer(batch[index:], error, now, worker_id, counts)
+                    return False
+            try:
+                deliver(connection, envelope)
+            except Exception as exc:
+                verdict = _verdict(exc)
+                if verdict == UNREACHABLE:
+                    error = f"The connection to the mail server failed: {_describe(exc)}"
+                    log.warning("%s", error)
+                    _defer(batch[index:], error, now, worker_id, counts)
+                    return False
+                _record_failure(outgoing, verdict, _describe(exc), now, worker_id, counts)
+                if not isinstance(exc, (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)):
+                    # smtplib resets the transaction after a refusal it reports; after anything else the
+                    # conversation may be half-way, so the next message gets a fresh connection.
+                    close_connection(connection)
+                    connection = None
             else:
                 _mark_sent(outgoing, now, worker_id)
                 counts["sent"] += 1
+        return True
     finally:
-        close_connection(connection)
+        if connection is not None:
+            close_connection(connection)
 
 
 def retry_message(message: Message, now: datetime | None = None) -> Message:
-    """Queue a failed or undeliverable message again, due now, with a fresh count of attempts.
+    """Queue a failed or undeliverable message again, due now, with fresh attempts and a fresh retry horizon.
 
     The caller checks who may do this and commits.
     """
@@ -257,11 +385,16 @@ def retry_message(message: Message, now: datetime | None = None) -> Message:
 
     if message.status not in RETRYABLE_STATUSES:
         raise InvalidState()
-    message.status = QUEUED
-    message.due_at = now or utcnow()
-    message.attempts = 0
-    message.claimed_at = message.claimed_by = None
+    for name, value in requeued(now).items():
+        setattr(message, name, value)
     return message
+
+
+def requeued(now: datetime | None = None) -> dict:
+    """The column values of a message queued again by the organiser (one rule for one message and for many)."""
+    now = now or utcnow()
+    return {"status": QUEUED, "due_at": now, "attempts": 0, "deferrals": 0, "claimed_at": None, "claimed_by": None,
+            "deliver_by": now + timedelta(hours=current_app.config["MAIL_RETRY_HORIZON_HOURS"])}
 
 
 def _invitation_still_wanted(message: Message) -> str | None:

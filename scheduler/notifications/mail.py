@@ -11,10 +11,21 @@ show as an invitation (iMIP, RFC 6047):
       application/ics  invite.ics                        (for clients that only offer attachments)
 
 Messages without a calendar object are a plain multipart/alternative.
+
+Building a message (`build`) and handing it to the server (`deliver`) are
+separate steps, so the dispatcher can tell a message that cannot be sent
+(an address or header that cannot be encoded: that message fails) from a
+mail server that cannot be reached (every message waits).
+
+No SMTPUTF8 (RFC 6531): messages go out with an ASCII envelope, so an
+address needs an ASCII local part; the domain is sent in its IDNA (xn--)
+form. `validation.clean_email` refuses other addresses at the door, and
+`build` refuses any that got in before that rule.
 """
 from __future__ import annotations
 
 import smtplib
+import time
 from dataclasses import dataclass
 from email import charset as email_charset
 from email import policy
@@ -92,6 +103,42 @@ class OutboxEmail(flask_mail.Message):
         message["Auto-Submitted"] = "auto-generated"
         message.policy = policy.SMTP
         return message
+
+
+class UnsendableMessage(ValueError):
+    """This message cannot be sent as it is (e.g. its address); trying again will not help."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A message ready for the SMTP conversation: envelope sender, recipients and the bytes of the e-mail."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+def build(outgoing: Outgoing) -> Envelope:
+    """Lay out and encode one message; raises (UnsendableMessage or any encoding error) if it cannot be sent."""
+    local_part = outgoing.recipient.rpartition("@")[0]
+    if not local_part.isascii():
+        raise UnsendableMessage(
+            f"The address {outgoing.recipient} has non-ASCII characters before the @; sending it would need "
+            "SMTPUTF8, which this service does not use. Correct the address and send the message again.")
+    message = OutboxEmail(outgoing)
+    if not message.sender:
+        raise UnsendableMessage("No sender is configured (MAIL_DEFAULT_SENDER).")
+    if message.has_bad_headers():
+        raise UnsendableMessage("A header of the message contains a line break.")
+    message.date = time.time()
+    return Envelope(sender=flask_mail.sanitize_address(message.sender),
+                    recipients=list(flask_mail.sanitize_addresses(message.send_to)),
+                    data=message.as_bytes())
+
+
+def deliver(connection: "TimeoutConnection", envelope: Envelope) -> None:
+    """Hand one built message to the server over an open connection (smtplib's exceptions pass through)."""
+    connection.host.sendmail(envelope.sender, envelope.recipients, envelope.data)
 
 
 class TimeoutConnection(flask_mail.Connection):

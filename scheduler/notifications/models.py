@@ -17,7 +17,9 @@ class MessageStatus(str, enum.Enum):
     QUEUED = "queued"            # waiting for its due time or a retry
     SENDING = "sending"          # claimed by a dispatcher (claimed_at/claimed_by); the claim expires
     SENT = "sent"                # accepted by the SMTP server; never sent again
-    FAILED = "failed"            # refused MAIL_MAX_ATTEMPTS times; the organiser may retry it
+    # refused for good (5xx, an address or content that cannot be sent), refused MAIL_MAX_ATTEMPTS times
+    # (4xx), or the server unreachable past deliver_by; the organiser may retry it
+    FAILED = "failed"
     SKIPPED = "skipped"          # no longer relevant when its turn came (last_error says why)
     UNDELIVERABLE = "undeliverable"  # no SMTP server configured; the organiser may retry it later
 
@@ -67,7 +69,12 @@ class Message(db.Model):
     # queued, sending, sent, failed, skipped, undeliverable (no SMTP configured)
     status: Mapped[str] = mapped_column(String(20), default="queued")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Tries the mail server refused (4xx); an unreachable server is not the message's fault and is
+    # counted in `deferrals` instead, which only sets the back-off.
     attempts: Mapped[int] = mapped_column(default=0)
+    deferrals: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Retries stop here (planned or queued again + MAIL_RETRY_HORIZON_HOURS); None: created_at + horizon.
+    deliver_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
@@ -84,3 +91,8 @@ class Message(db.Model):
     @property
     def can_retry(self) -> bool:
         return self.status in RETRYABLE_STATUSES
+
+    @property
+    def waiting_for_server(self) -> bool:
+        """Queued again because the mail server could not be reached (no attempt charged)."""
+        return self.status == MessageStatus.QUEUED.value and self.deferrals > 0

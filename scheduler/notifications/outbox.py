@@ -4,6 +4,9 @@
 transaction, so the change and its messages are committed together or not at
 all, and the dispatcher (`dispatcher.dispatch_due`) delivers them later.
 
+Each message carries `deliver_by`: its due time + MAIL_RETRY_HORIZON_HOURS,
+after which the dispatcher stops retrying it through a mail-server outage.
+
 Exactly once: `dedupe_key` is unique in the table. Planning the same message
 again (a retried request, a reminder planner ticking twice, two instances)
 inserts nothing. Choose keys that name the cause, e.g. `invitation:{id}`,
@@ -11,7 +14,7 @@ inserts nothing. Choose keys that name the cause, e.g. `invitation:{id}`,
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from flask import current_app
@@ -40,6 +43,7 @@ def enqueue(*, event, kind: str, recipient: str, language: str, subject: str, bo
     if due_at is not None and due_at.tzinfo is None:
         raise ValueError("due_at must be time-zone aware")
     now = utcnow()
+    horizon = timedelta(hours=current_app.config["MAIL_RETRY_HORIZON_HOURS"])
     values = {
         "event_id": event.id if event is not None else None,
         "invitation_id": invitation.id if invitation is not None else None,
@@ -48,7 +52,7 @@ def enqueue(*, event, kind: str, recipient: str, language: str, subject: str, bo
         "subject": " ".join(subject.split())[:400],  # no line breaks in a header
         "body_text": body_text, "body_html": body_html, "ics": ics, "ics_method": ics_method,
         "dedupe_key": dedupe_key, "status": MessageStatus.QUEUED.value, "due_at": due_at or now,
-        "attempts": 0, "last_error": "", "created_at": now,
+        "attempts": 0, "deferrals": 0, "deliver_by": (due_at or now) + horizon, "last_error": "", "created_at": now,
         # Fixed at planning time so a retry after a lost SMTP answer carries the same Message-ID.
         "message_id": make_msgid(domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]),
     }

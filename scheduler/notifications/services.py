@@ -1,5 +1,10 @@
 """Organiser actions on e-mail: sending a meeting's invitations, the mail log, retrying.
 
+Retrying: one failed (or undelivered) message from the mail log, or all of
+them at once, for one meeting or for every meeting the user manages (an
+organiser: their organisation's; an administrator: all). Each goes back to
+the queue with fresh attempts and a fresh retry horizon.
+
 When is an invitation "sent"? `Invitation.sent_at` is set by the dispatcher
 when the mail server accepts the invitation e-mail, not when it is queued:
 the invitation list then never claims an e-mail left that is still waiting,
@@ -11,17 +16,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 
-from ..auth.access import require_manage
+from ..auth.access import require_manage, visible_events
 from ..auth.models import User
-from ..errors import InvalidState, NotFound
+from ..errors import Forbidden, InvalidState, NotFound
 from ..events.models import Event
 from ..extensions import db
 from ..invitations.models import Invitation
-from .dispatcher import retry_message
+from .dispatcher import requeued, retry_message
 from .messages import queue_invitation
-from .models import Message, MessageStatus
+from .models import RETRYABLE_STATUSES, Message, MessageStatus
 from .outbox import messages_for_event, next_number
 
 QUEUED = MessageStatus.QUEUED.value
@@ -151,3 +156,54 @@ def retry(user: User, event: Event, message_id: int) -> Message:
     retry_message(message)
     db.session.commit()
     return message
+
+
+def retry_failed(user: User, event: Event) -> int:
+    """Queue every failed or undelivered message of the meeting again; return how many."""
+    require_manage(user, event)
+    return _requeue(Message.event_id == event.id)
+
+
+def retry_failed_everywhere(user: User) -> int:
+    """Queue every failed or undelivered message of every meeting the user manages again; return how many."""
+    _require_organiser(user)
+    return _requeue(_of_managed_meetings(user))
+
+
+def _requeue(scope) -> int:
+    # One UPDATE: rows the dispatcher is not touching (failed/undeliverable) change at once, and a second
+    # click finds nothing left to queue.
+    result = db.session.execute(
+        update(Message).where(scope, Message.status.in_(RETRYABLE_STATUSES)).values(**requeued())
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount
+
+
+# Messages an organiser should look at: failed or undelivered, or waiting for a retry.
+_NEEDS_ATTENTION = or_(Message.status.in_(RETRYABLE_STATUSES),
+                       (Message.status == QUEUED) & ((Message.attempts > 0) | (Message.deferrals > 0)))
+
+
+def _require_organiser(user: User | None) -> None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise Forbidden()
+
+
+def _of_managed_meetings(user: User):
+    return Message.event_id.in_(visible_events(select(Event.id), user))
+
+
+def mail_overview(user: User, limit: int = 500) -> dict:
+    """Across the meetings the user manages: messages by state, and those that need attention, newest first."""
+    _require_organiser(user)
+    scope = _of_managed_meetings(user)
+    counts = dict(db.session.execute(
+        select(Message.status, func.count(Message.id)).where(scope).group_by(Message.status)).all())
+    waiting = db.session.execute(select(func.count(Message.id)).where(
+        scope, Message.status == QUEUED, Message.deferrals > 0)).scalar_one()
+    stmt = (select(Message).where(scope, _NEEDS_ATTENTION)
+            .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))
+    return {"counts": counts, "waiting_for_server": waiting,
+            "retryable": sum(counts.get(status, 0) for status in RETRYABLE_STATUSES),
+            "messages": list(db.session.execute(stmt).scalars())}

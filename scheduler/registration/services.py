@@ -270,13 +270,38 @@ def _find_by_idempotency_key(event: Event, key: str | None) -> Registration | No
 
 # --- declaring ---------------------------------------------------------------
 
+def _check_scan_budget(registration: Registration, scan: Scan) -> None:
+    """Refuse a scan that would take the meeting's stored scans past MAX_SCAN_BYTES_PER_MEETING.
+
+    Callers hold the meeting's lock, so two uploads cannot both take the last
+    room. A scan that replaces the declaration's own frees its size first.
+    """
+    with db.session.no_autoflush:  # the declaration may be half-filled here
+        stored = db.session.execute(select(func.coalesce(func.sum(Scan.size), 0)).join(Registration).where(
+            Registration.event_id == registration.event.id)).scalar_one()
+        replaced = registration.scan.size if registration.scan is not None and registration.scan.id else 0
+    if stored - replaced + scan.size > current_app.config["MAX_SCAN_BYTES_PER_MEETING"]:
+        raise ValidationFailed(fields={"scan": _l(
+            "This meeting has no more room for uploaded scans. Please send the signed declaration to the "
+            "organiser by e-mail (see the contact details of the meeting).")})
+
+
 def _apply(registration: Registration, values: dict) -> None:
+    scan = values.get("scan")
+    if scan is not None:
+        _check_scan_budget(registration, scan)
     for name in ("institution", "category", "contact_name", "email", "phone", "notes", "language",
                  "consent_rodo", "statements_accepted"):
         setattr(registration, name, values[name])
     registration.participants = [Participant(ordinal=i, **person) for i, person in enumerate(values["participants"])]
-    if values.get("scan") is not None:
-        registration.scan = values["scan"]
+    if scan is not None and registration.scan is not None:
+        # One scan per declaration (a unique key): the new file replaces the stored one in its row, as
+        # assigning a new row would insert it before deleting the old one and break that key.
+        for name in ("filename", "content_type", "size", "data"):
+            setattr(registration.scan, name, getattr(scan, name))
+        registration.scan.uploaded_at = utcnow()
+    elif scan is not None:
+        registration.scan = scan
 
 
 def declare(event_id: int, data: dict, *, invitation_token: str | None = None, idempotency_key: str | None = None,

@@ -16,6 +16,7 @@ from ..errors import AlreadyDeclared, DeclarationsClosed, EventFull, Forbidden, 
 from ..events.models import CATEGORY_LABELS, Event, InstitutionCategory
 from ..events.services import declarations_open, get_event
 from ..extensions import db
+from ..security import limit_declarations_per_address, limit_declarations_per_link
 from .forms import DeclarationForm, declaration_form
 from .models import Registration
 from .services import (declare, decline_invitation, find_invitation, find_registration, mark_opened, occupancy,
@@ -100,6 +101,7 @@ def invitation_page(token: str):
 
 
 @bp.post("/i/<token>")
+@limit_declarations_per_link
 def invitation_declare(token: str):
     invitation = find_invitation(token)
     form = declaration_form(invitation.event, invitation=invitation)
@@ -144,6 +146,7 @@ def event_page(event_id: int):
 
 
 @bp.post("/events/<int(max=2147483647):event_id>")
+@limit_declarations_per_address
 def event_declare(event_id: int):
     event = _public_event(event_id)
     form = declaration_form(event)

@@ -1,20 +1,22 @@
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 
 from ..database import utcnow
-from ..events.services import list_public_events
+from ..events.listing import public_meetings
 from ..extensions import db
+from ..security import safe_next
 
 bp = Blueprint("web", __name__)
 
 
 @bp.get("/")
 def home():
-    now = utcnow()
-    events = list_public_events()
-    upcoming = [event for event in events if event.ends_at >= now]
-    past = sorted((event for event in events if event.ends_at < now), key=lambda e: e.starts_at, reverse=True)
-    return render_template("home.html", events=events, upcoming=upcoming, past=past)
+    # One page of upcoming and one of past meetings; older ones through the "Older meetings" link.
+    listing = public_meetings(upcoming_page=request.args.get("upcoming", 1, type=int),
+                              past_page=request.args.get("past", 1, type=int), now=utcnow())
+    return render_template("home.html", listing=listing)
 
 
 @bp.get("/healthz")
@@ -25,8 +27,9 @@ def healthz():
 
 @bp.get("/language/<code>")
 def language(code: str):
-    # The locale selector stores ?lang= in the session; go back where the user was.
-    target = request.args.get("next") or url_for("web.home")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("web.home")
-    return redirect(f"{target}{'&' if '?' in target else '?'}lang={code}")
+    # The locale selector stores ?lang= in the session; go back where the user was (on this site only).
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    parts = urlsplit(safe_next(request.args.get("next"), url_for("web.home")))
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key != "lang"]
+    return redirect(urlunsplit(("", "", parts.path, urlencode([*query, ("lang", code)]), "")))
