@@ -70,10 +70,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     from . import models  # noqa: F401  (registers every table)
-    from .database import configure_sqlite
+    from .database import configure_sqlite, end_read_transaction, writes_blueprint
 
     with app.app_context():
         configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT"])
+    app.teardown_request(end_read_transaction)
 
     from .errors import register_error_handlers
     from .web.filters import register_template_helpers
@@ -92,15 +93,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .events.views import bp as events_bp
     from .invitations.views import bp as invitations_bp
     from .notifications.views import bp as notifications_bp
-    from .registration.manage_views import bp as declarations_bp
+    from .registration.invitee_views import bp as registration_bp
+    from .registration.organiser_views import bp as declarations_bp
     from .registration.privacy import cli as privacy_cli
-    from .registration.views import bp as registration_bp
     from .web.views import bp as web_bp
 
     for blueprint in (web_bp, auth_bp, auth_cli, demo_cli, events_bp, invitations_bp, registration_bp,
                       declarations_bp, calendar_bp, notifications_bp, privacy_cli):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    # Every API request records when its token was last used, a write even on GET: it takes the write lock.
+    writes_blueprint(app, "api")
     csrf.exempt(api_bp)
 
     @login_manager.user_loader
@@ -127,8 +130,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
 
-    # Imported for its side effect: the dispatcher's pre-send check for reminders.
-    from .notifications import reminder_planner  # noqa: F401
+    # Domain code announces changes with signals; the notifications feature listens (one visible list).
+    from .notifications.subscriptions import subscribe
+
+    subscribe(app)
     from .clock import cli as clock_cli
     from .clock import serving_with_flask_run, start_clock
     from .notifications.reminder_views import bp as reminders_bp

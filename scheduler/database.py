@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 
+from flask import current_app, has_request_context, request
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -41,13 +44,105 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+# --- SQLite: writers serialise, readers do not wait ---------------------------------
+
+# Requests with these methods only read, unless their view is marked with `writes` or the write runs inside
+# `write_transaction`; everything else (other methods, CLI commands, the clock, code outside a request) writes.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITER: ContextVar[bool] = ContextVar("sqlite_writer", default=False)
+_READ_ONLY = "sqlite_read_only"  # connection.info key: the current transaction began deferred
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def writes(view):
+    """Mark a view served on GET that writes: its request takes the write lock like a POST does."""
+    view.writes_database = True
+    return view
+
+
+def _begins_writer() -> bool:
+    if _WRITER.get() or not has_request_context() or request.method not in READ_ONLY_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "writes_database", False)
+
+
+def writes_blueprint(app, name: str) -> None:
+    """Mark every view of a blueprint with `writes` (register the blueprint first)."""
+    for endpoint, view in app.view_functions.items():
+        if endpoint.startswith(f"{name}."):
+            writes(view)
+
+
+def _in_read_transaction() -> bool:
+    from .extensions import db
+
+    if db.engine.dialect.name != "sqlite":
+        return False
+    session = db.session()
+    return session.in_transaction() and session.connection().info.get(_READ_ONLY, False)
+
+
+@contextmanager
+def write_transaction():
+    """Run the rare write of a read-only request (a GET) in a transaction of its own that takes the write lock.
+
+    A read transaction cannot safely turn into a write one on SQLite: in WAL mode the upgrade fails at once
+    ("database is locked", without waiting busy_timeout) when another connection is writing or has committed
+    since the read began. So the read transaction ends first (nothing of it is lost: it only read), objects
+    loaded in it reload inside the new one, and the write decides on what is current. Commits at the end of
+    the block (a commit inside it is fine too); rolls back on an exception. Harmless on PostgreSQL.
+    """
+    from .extensions import db
+
+    if _in_read_transaction():
+        db.session.rollback()
+    token = _WRITER.set(True)
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _WRITER.reset(token)
+
+
+def end_read_transaction(_exc=None) -> None:
+    """At the end of a request, end a read transaction still open in the session.
+
+    The session outlives the request where an application context was pushed around it (tests, a CLI command
+    making requests); code after the request would write in a transaction that took no write lock. Ending it
+    with a commit of nothing keeps the loaded objects as they are (a rollback would expire them all).
+    """
+    from .extensions import db
+
+    if not _in_read_transaction():
+        return
+    session = db.session()
+    if session.dirty or session.new or session.deleted:
+        session.rollback()  # what the request did not commit is dropped, as session.remove() would
+        return
+    session.expire_on_commit, keep = False, session.expire_on_commit
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
 def configure_sqlite(engine: Engine, busy_timeout: int) -> None:
-    """Make every SQLite transaction take the write lock when it begins.
+    """Make every SQLite transaction that may write take the write lock when it begins; readers do not wait.
 
     pysqlite's own transaction handling starts transactions lazily and
     deferred, so two requests could both read "one seat left" and both take
     it. BEGIN IMMEDIATE serialises writers in the database itself, which is
     what `lock_event` relies on for SQLite (PostgreSQL uses row locks).
+    Read-only requests (GET and HEAD, see `_begins_writer`) begin deferred
+    instead: with WAL they read a snapshot while a writer holds the lock,
+    rather than queueing behind it for up to busy_timeout. A write inside
+    such a transaction is a bug (it would fail at once under a concurrent
+    writer): tests raise on it; mark the view with `writes` or wrap the write
+    in `write_transaction`.
 
     Also: a connection that failed the way only a fresh connection can fix
     (read-only, I/O error) is treated as a disconnect and replaced, as
@@ -69,7 +164,23 @@ def configure_sqlite(engine: Engine, busy_timeout: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writer = _begins_writer()
+        connection.info[_READ_ONLY] = not writer
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection):
+        connection.info.pop(_READ_ONLY, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _no_write_in_a_read(connection, _cursor, statement, _parameters, _context, _executemany):
+        if connection.info.get(_READ_ONLY) and statement.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+            message = ("A write inside a read-only (deferred) SQLite transaction: mark the view with "
+                       "scheduler.database.writes or run the write inside write_transaction().")
+            if current_app and current_app.testing:
+                raise RuntimeError(message)
+            current_app.logger.warning("%s %s", message, statement[:60])
 
     @event.listens_for(engine, "handle_error")
     def _on_error(context):

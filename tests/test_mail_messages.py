@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from babel.dates import get_month_names
 from sqlalchemy import select
 
 from scheduler.events.services import cancel_event, update_event
@@ -49,7 +50,7 @@ def test_each_outcome_of_a_declaration_has_its_own_message(app):
     waiting = declare(event.id, make.declaration())
     assert _kinds_to(holder.email) == ["declaration_confirmed"]
     assert _kinds_to(waiting.email) == ["declaration_waitlisted"]
-    assert make.messages(recipient=waiting.email)[0].ics is None
+    assert make.messages(recipient=waiting.email)[0].ics_method is None
 
     withdraw(holder.manage_token)
 
@@ -69,7 +70,7 @@ def test_moderated_declarations_are_received_then_accepted_or_rejected(app):
     decide(organiser, rejected, False)
     assert _kinds_to(accepted.email) == ["declaration_pending", "declaration_accepted"]
     assert _kinds_to(rejected.email) == ["declaration_pending", "declaration_rejected"]
-    assert make.messages(recipient=rejected.email)[-1].ics is None  # never had a place, so nothing to cancel
+    assert make.messages(recipient=rejected.email)[-1].ics_method is None  # never had a place, nothing to cancel
 
 
 def test_a_retried_declaration_request_queues_no_second_message(app):
@@ -81,15 +82,18 @@ def test_a_retried_declaration_request_queues_no_second_message(app):
     assert _kinds_to(first.email) == ["declaration_confirmed"]
 
 
-def test_messages_are_in_the_recipients_language(app):
+def test_messages_are_in_the_recipients_language(mail_app, smtp_server):  # noqa: F811
     event = make.event()
     polish = declare(event.id, make.declaration(language="pl"))
     english = declare(event.id, make.declaration(language="en"))
     month = event.starts_at.month
-    from babel.dates import get_month_names
+    dispatch_due()  # rendered when delivered, in the language planned with the message
 
-    polish_text = make.messages(recipient=polish.email)[0].body_text
-    english_text = make.messages(recipient=english.email)[0].body_text
+    def text_to(address):
+        return next(r.message for r in smtp_server.received if r.recipients == [address]).get_body(
+            ("plain",)).get_content()
+
+    polish_text, english_text = text_to(polish.email), text_to(english.email)
     assert get_month_names("wide", context="format", locale="pl")[month] in polish_text
     assert get_month_names("wide", context="format", locale="en")[month] in english_text
     assert make.messages(recipient=english.email)[0].language == "en"

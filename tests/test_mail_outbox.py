@@ -206,8 +206,9 @@ def test_a_refusing_server_means_back_off_then_failed_after_the_last_attempt(mai
 def test_an_expired_claim_is_taken_over_and_a_live_one_is_left_alone(mail_app, smtp_server):  # noqa: F811
     event = make.event()
     now = utcnow()
-    stale = _queue(event, "test:stale")
-    live = _queue(event, "test:live")
+    _queue(event, "test:stale")
+    _queue(event, "test:live")
+    stale, live = make.messages(dedupe_key="test:stale")[0], make.messages(dedupe_key="test:live")[0]
     stale.status = live.status = "sending"
     stale.claimed_by = live.claimed_by = "crashed-worker"
     stale.claimed_at = now - timedelta(hours=1)

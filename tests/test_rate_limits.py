@@ -252,7 +252,7 @@ def test_scans_stop_at_the_meetings_cap_with_a_clear_message(app, client):
         declare(event.id, _with_scan(3))
     db.session.rollback()
     assert set(refused.value.fields) == {"scan"}
-    assert "no more room for uploaded scans" in str(refused.value.fields["scan"])
+    assert "nie ma już miejsca na przesyłane skany" in str(refused.value.fields["scan"])  # Polish by default
     # Declarations without a scan still go through; another meeting has its own room.
     declare(event.id, make.declaration())
     declare(make.event(capacity=100).id, _with_scan(4))

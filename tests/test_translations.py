@@ -16,7 +16,9 @@ from babel.messages.pofile import read_po
 from sqlalchemy import select
 
 from scheduler.extensions import db
+from scheduler.notifications.mail import Outgoing
 from scheduler.notifications.models import Message
+from scheduler.notifications.rendering import preview
 from scheduler.notifications.services import send_invitations
 from scheduler.registration.services import declare
 from scheduler.tokens import new_token
@@ -222,8 +224,10 @@ def test_the_organisers_pages_are_polish_after_a_polish_login(client):
 
 # --- e-mails -----------------------------------------------------------------------------
 
-def messages_to(address: str) -> list[Message]:
-    return list(db.session.execute(select(Message).where(Message.recipient == address).order_by(Message.id)).scalars())
+def messages_to(address: str) -> list[Outgoing]:
+    """The e-mails planned for `address`, rendered as the dispatcher renders them when it sends them."""
+    return [preview(m) for m in
+            db.session.execute(select(Message).where(Message.recipient == address).order_by(Message.id)).scalars()]
 
 
 def test_a_polish_invitee_gets_the_invitation_and_the_confirmation_in_polish(client):

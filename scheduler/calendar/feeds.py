@@ -34,6 +34,7 @@ from ..errors import NotFound
 from ..events.models import Event, EventKind, EventStatus
 from ..events.services import get_event
 from ..extensions import db
+from .. import links
 from . import ical
 
 PUBLIC_STATUSES = (EventStatus.PUBLISHED.value, EventStatus.CANCELLED.value)
@@ -78,15 +79,11 @@ def _file(text: str, events: list[Event], filename: str) -> CalendarFile:
 
 
 def _link(event: Event) -> str:
-    from ..notifications.messages import event_link
-
-    return event_link(event)
+    return links.event_page(event.id)
 
 
 def _organiser_link(event: Event) -> str:
-    from ..notifications.messages import organiser_link
-
-    return organiser_link(event)
+    return links.organiser_overview(event.id)
 
 
 def event_file(event_id: int) -> CalendarFile:

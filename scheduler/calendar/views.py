@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, request
 from werkzeug.http import http_date, parse_date
 
+from .. import links
 from . import ical
-
 from .feeds import CalendarFile, Feed, event_file, private_feed, public_feed
 
 bp = Blueprint("calendar", __name__)
@@ -19,14 +19,12 @@ CONTENT_TYPE = "text/calendar; charset=utf-8"
 @bp.app_template_global()
 def google_calendar_url(event) -> str:
     """Google Calendar's "create event" template, prefilled (Google reads no .ics from a link)."""
-    from ..notifications.messages import event_link
-
     def utc(moment):
         return moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
     query = {
         "action": "TEMPLATE", "text": event.title, "dates": f"{utc(event.starts_at)}/{utc(event.ends_at)}",
-        "details": f"{event.reference + chr(10) if event.reference else ''}{event_link(event)}",
+        "details": f"{event.reference + chr(10) if event.reference else ''}{links.event_page(event.id)}",
         "location": ical.location(event), "ctz": event.timezone,
     }
     return "https://calendar.google.com/calendar/render?" + urlencode(query)

@@ -3,6 +3,9 @@
 Read-only: these functions never change anything, so views and templates can
 show their results without touching the database again. Seat counts come from
 `registration.services.occupancy`, the same count the capacity rule uses.
+They load only the columns the pages show (no participants, scans or
+invitations behind each declaration), in a fixed number of statements however
+many declarations a meeting has.
 """
 from __future__ import annotations
 
@@ -18,12 +21,45 @@ from ..database import utcnow
 from ..errors import NotFound
 from ..extensions import db
 from ..invitations.models import Invitation
-from ..registration.models import Participant, Registration, RegistrationStatus, Scan
+from ..registration.models import ACTIVE_STATUSES, Participant, Registration, RegistrationStatus, Scan
 from .models import Event, InstitutionCategory
 
 CONFIRMED = RegistrationStatus.CONFIRMED.value
 WAITLISTED = RegistrationStatus.WAITLISTED.value
 PENDING = RegistrationStatus.PENDING.value
+
+
+@dataclass(frozen=True)
+class DeclarationLine:
+    """A declaration as the overview lists it: who, which queue, how many seats."""
+
+    id: int
+    institution: str
+    category: str
+    status: str
+    seats: int
+
+
+@dataclass(frozen=True)
+class InvitationLine:
+    id: int
+    institution: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Attendee:
+    name: str
+    position: str
+
+
+@dataclass(frozen=True)
+class AttendingInstitution:
+    """One institution's block on the attendance list."""
+
+    id: int
+    institution: str
+    participants: list[Attendee]
 
 
 @dataclass
@@ -47,12 +83,12 @@ class EventOverview:
     now: datetime
     capacity: int | None
     seats_taken: int
-    confirmed: list[Registration]
-    waiting_list: list[Registration]
-    pending: list[Registration]
+    confirmed: list[DeclarationLine]
+    waiting_list: list[DeclarationLine]
+    pending: list[DeclarationLine]
     categories: list[CategoryCount]
-    not_answered: list[Invitation]
-    declined: list[Invitation]
+    not_answered: list[InvitationLine]
+    declined: list[InvitationLine]
     invitations_total: int
     time_left: timedelta | None = field(default=None)
 
@@ -106,21 +142,37 @@ def event_declaration(event: Event, registration_id: int) -> Registration:
     return registration
 
 
-def _not_answered(invitation: Invitation) -> bool:
-    if invitation.revoked_at is not None or invitation.declined_at is not None:
-        return False
-    return invitation.answered_at is None and invitation.registration is None
+def _active_lines(event: Event) -> list[DeclarationLine]:
+    """Confirmed, waiting and pending declarations in queue order, each with its seat count; one statement."""
+    stmt = (select(Registration.id, Registration.institution, Registration.category, Registration.status,
+                   func.count(Participant.id))
+            .outerjoin(Participant, Participant.registration_id == Registration.id)
+            .where(Registration.event_id == event.id, Registration.status.in_(ACTIVE_STATUSES))
+            .group_by(Registration.id)
+            .order_by(Registration.queued_at, Registration.id))
+    return [DeclarationLine(*row) for row in db.session.execute(stmt)]
+
+
+def _live_invitations(event: Event) -> list[tuple[InvitationLine, bool, bool]]:
+    """Invitations whose link still works, in list order: (line, declined, not answered); one statement."""
+    declared = select(Registration.id).where(Registration.invitation_id == Invitation.id).exists()
+    stmt = (select(Invitation.id, Invitation.institution, Invitation.email, Invitation.declined_at,
+                   Invitation.answered_at, declared)
+            .where(Invitation.event_id == event.id, Invitation.revoked_at.is_(None))
+            .order_by(Invitation.institution, Invitation.id))
+    return [(InvitationLine(id_, institution, email), declined_at is not None,
+             declined_at is None and answered_at is None and not has_declaration)
+            for id_, institution, email, declined_at, answered_at, has_declaration in db.session.execute(stmt)]
 
 
 def event_overview(event: Event, now: datetime | None = None) -> EventOverview:
     """Seats taken and free, the waiting list in order, pending approvals, counts per category
     against the quotas, invitees who have not answered or declined, and time left to the deadline."""
-    from ..invitations.services import list_invitations
     from ..registration.services import occupancy
 
     now = now or utcnow()
-    declarations = event_declarations(event)
-    # The waiting list is served by queue time (see promote_waiting_list); event_declarations keeps that order.
+    declarations = _active_lines(event)
+    # The waiting list is served by queue time (see promote_waiting_list); _active_lines keeps that order.
     confirmed = [r for r in declarations if r.status == CONFIRMED]
     waiting = [r for r in declarations if r.status == WAITLISTED]
     pending = [r for r in declarations if r.status == PENDING]
@@ -141,17 +193,32 @@ def event_overview(event: Event, now: datetime | None = None) -> EventOverview:
     order = [c.value for c in InstitutionCategory]
     categories = sorted(counts.values(), key=lambda c: order.index(c.category.value))
 
-    invitations = list_invitations(event)
-    live = [i for i in invitations if i.revoked_at is None]
+    live = _live_invitations(event)
     left = event.declaration_deadline - now
     return EventOverview(
         event=event, now=now, capacity=event.capacity, seats_taken=taken.seats,
         confirmed=confirmed, waiting_list=waiting, pending=pending, categories=categories,
-        not_answered=[i for i in live if _not_answered(i)],
-        declined=[i for i in live if i.declined_at is not None],
+        not_answered=[line for line, _declined, silent in live if silent],
+        declined=[line for line, declined, _silent in live if declined],
         invitations_total=len(live),
         time_left=left if left >= timedelta(0) else None,
     )
+
+
+def attendance_list(event: Event) -> list[AttendingInstitution]:
+    """Confirmed institutions by name, each with its participants in the order given; one statement."""
+    stmt = (select(Registration.id, Registration.institution, Participant.name, Participant.position)
+            .outerjoin(Participant, Participant.registration_id == Registration.id)
+            .where(Registration.event_id == event.id, Registration.status == CONFIRMED)
+            .order_by(Registration.id, Participant.ordinal, Participant.id))
+    blocks: dict[int, AttendingInstitution] = {}
+    for registration_id, institution, name, position in db.session.execute(stmt):
+        block = blocks.get(registration_id)
+        if block is None:
+            block = blocks[registration_id] = AttendingInstitution(registration_id, institution, [])
+        if name is not None:
+            block.participants.append(Attendee(name, position))
+    return sorted(blocks.values(), key=lambda b: (b.institution.casefold(), b.id))
 
 
 def describe_time_left(left: timedelta | None) -> str:

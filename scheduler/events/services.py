@@ -13,14 +13,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from ..auth.access import require_manage, visible_events
-from ..auth.models import User
+from ..auth.models import Organisation, User
 from ..database import utcnow
 from ..errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from ..extensions import db
-from ..notifications.reminders import clean_reminders
+from ..seats import declarations_open, lock_event, promote_waiting_list, room_for_confirmed
 from ..timeutil import LocalTimeError, is_valid_zone, localize
 from ..validation import clean_email, clean_int, clean_text
+from . import signals
 from .models import Event, EventKind, EventStatus, InstitutionCategory
+from .reminder_settings import clean_reminders
+
+__all__ = ["declarations_open"]  # the one deadline rule lives in seats; pages and the API find it here too
 
 EDITABLE_FIELDS = (
     "title", "kind", "description", "starts_at", "ends_at", "timezone", "venue", "address", "room",
@@ -54,8 +58,6 @@ def list_managed_events(user: User) -> list[Event]:
 
 
 def list_public_events(organisation_slug: str | None = None, kind: str | None = None) -> list[Event]:
-    from ..auth.models import Organisation
-
     stmt = select(Event).where(Event.status.in_([EventStatus.PUBLISHED.value, EventStatus.CANCELLED.value]))
     if organisation_slug:
         stmt = stmt.join(Organisation).where(Organisation.slug == organisation_slug)
@@ -181,22 +183,10 @@ def validate_event_data(changes: dict, event: Event | None = None) -> dict:
         out[flag] = bool(data.get(flag))
 
     if event is not None and not errors:
-        _check_room_for_confirmed(event, out, errors)
+        room_for_confirmed(event, out["capacity"], out["quotas"], errors)
     if errors:
         raise ValidationFailed(fields=errors)
     return out
-
-
-def _check_room_for_confirmed(event: Event, out: dict, errors: dict) -> None:
-    """Capacity and quotas may not drop below what is already confirmed."""
-    from ..registration.services import occupancy
-
-    taken = occupancy(event)
-    if out["capacity"] is not None and out["capacity"] < taken.seats:
-        errors["capacity"] = _l("%(seats)d seats are already confirmed; the capacity cannot be lower.", seats=taken.seats)
-    for category, limit in out["quotas"].items():
-        if limit < taken.institutions.get(category, 0):
-            errors["quotas"] = _l("More institutions of this category are already confirmed than the quota allows.")
 
 
 def create_event(user: User, data: dict, *, organisation_id: int | None = None) -> Event:
@@ -205,8 +195,6 @@ def create_event(user: User, data: dict, *, organisation_id: int | None = None) 
     Raises Forbidden when an organiser names another organisation and
     ValidationFailed when the organisation does not exist.
     """
-    from ..auth.models import Organisation
-
     values = validate_event_data(data)
     org_id = organisation_id if organisation_id is not None else user.organisation_id
     if org_id != user.organisation_id and not user.is_admin:
@@ -225,9 +213,6 @@ def update_event(user: User, event: Event, changes: dict) -> Event:
 
     Raising capacity or quotas promotes declarations from the waiting list.
     """
-    from ..notifications import hooks
-    from ..registration.services import lock_event, promote_waiting_list
-
     require_manage(user, event)
     event = lock_event(event.id)
     if event.is_cancelled:
@@ -239,11 +224,9 @@ def update_event(user: User, event: Event, changes: dict) -> Event:
     event.updated_at = utcnow()
     if significant and event.status != EventStatus.DRAFT.value:
         event.ical_sequence += 1
-    promoted = promote_waiting_list(event)
+    promote_waiting_list(event)  # announces each promotion itself
     if significant and event.is_published:
-        hooks.event_changed(event, significant)
-    for registration in promoted:
-        hooks.registration_status_changed(registration, "waitlisted")
+        signals.meeting_changed.send(event, changed_fields=significant)
     db.session.commit()
     return event
 
@@ -262,8 +245,6 @@ def publish_event(user: User, event: Event) -> Event:
 
 def cancel_event(user: User, event: Event) -> Event:
     """Cancel the meeting; calendars get a CANCEL with a raised SEQUENCE."""
-    from ..notifications import hooks
-
     require_manage(user, event)
     if event.is_cancelled:
         return event
@@ -272,12 +253,6 @@ def cancel_event(user: User, event: Event) -> Event:
     event.cancelled_at = event.updated_at = utcnow()
     event.ical_sequence += 1
     if was_published:
-        hooks.event_cancelled(event)
+        signals.meeting_cancelled.send(event)
     db.session.commit()
     return event
-
-
-def declarations_open(event: Event, now: datetime | None = None) -> bool:
-    """Whether the public form accepts declarations now: the one deadline rule."""
-    now = now or utcnow()
-    return event.is_published and now <= event.declaration_deadline

@@ -11,11 +11,10 @@ from ..auth.services import list_organisations
 from ..database import utcnow
 from ..errors import ValidationFailed
 from ..extensions import db
-from ..registration.models import RegistrationStatus
 from .forms import EventForm
 from .models import Event
 from .listing import managed_meetings
-from .overview import dashboard_counts, describe_time_left, event_declarations, event_overview
+from .overview import attendance_list, dashboard_counts, describe_time_left, event_overview
 from .services import (cancel_event, create_event, get_managed_event, publish_event, update_event,
                        validate_event_data)
 
@@ -119,6 +118,4 @@ def cancel(event_id: int):
 @login_required
 def attendance(event_id: int):
     event = get_managed_event(current_user, event_id)
-    confirmed = [r for r in event_declarations(event) if r.status == RegistrationStatus.CONFIRMED.value]
-    confirmed.sort(key=lambda r: (r.institution.casefold(), r.id))
-    return render_template("events/attendance.html", event=event, registrations=confirmed)
+    return render_template("events/attendance.html", event=event, registrations=attendance_list(event))

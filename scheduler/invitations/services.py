@@ -8,7 +8,7 @@ import unicodedata
 from typing import NamedTuple
 
 import charset_normalizer
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -19,6 +19,7 @@ from ..database import utcnow
 from ..errors import InvalidState, NotFound, ValidationFailed
 from ..events.models import Event, InstitutionCategory
 from ..extensions import db
+from ..links import personal
 from ..tokens import new_token
 from ..validation import clean_email, clean_text, text_problem
 from .models import Invitation
@@ -39,7 +40,7 @@ CATEGORY_ALIASES = {
 
 
 def personal_url(invitation: Invitation) -> str:
-    return current_app.config["BASE_URL"] + url_for("registration.invitation_page", token=invitation.token)
+    return personal(invitation.token)
 
 
 def list_invitations(event: Event) -> list[Invitation]:

@@ -1,18 +1,19 @@
 """The organiser's invitations page: the list with personal links, adding invitees, CSV import, revoking."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from ..errors import NotFound, ValidationFailed
-from ..events.models import CATEGORY_LABELS, InstitutionCategory
+from ..events.models import CATEGORY_LABELS
 from ..events.services import get_managed_event
 from ..extensions import db
+from ..web.filters import row_url
 from .forms import ImportForm, InvitationForm
-from .services import (add_invitations, decode_upload, get_managed_invitation, list_invitations, parse_csv,
-                       personal_url, revoke_invitation)
+from .listing import invitations_page
+from .services import add_invitations, decode_upload, get_managed_invitation, parse_csv, revoke_invitation
 
 bp = Blueprint("invitations", __name__)
 
@@ -29,21 +30,22 @@ ROW_FIELD_LABELS = {
 }
 
 
-def _category(value: str):
-    try:
-        return InstitutionCategory(value)
-    except ValueError:
-        return None
-
-
 def _render(event, add_form=None, import_form=None, *, import_errors=(), add_errors=(), import_encoding=None,
             status=200):
+    listing = invitations_page(event, page=request.args.get("page", 1, type=int))
+    # Each label is translated once for the page, each personal link filled into one URL built once.
+    categories = {c.value: str(label) for c, label in CATEGORY_LABELS.items()}
+    statuses = {value: str(label) for value, label in INVITATION_STATUS_LABELS.items()}
+    personal = row_url("registration.invitation_page", "token")
+    base_url = current_app.config["BASE_URL"]
+    link_label = _("Personal link of %(institution)s")  # without values: the translated pattern itself
     rows = [{"invitation": invitation, "status": invitation.status,
-             "category_label": CATEGORY_LABELS.get(_category(invitation.category), invitation.category),
-             "status_label": INVITATION_STATUS_LABELS.get(invitation.status, invitation.status),
-             "url": personal_url(invitation)}
-            for invitation in list_invitations(event)]
-    return render_template("invitations/index.html", event=event, rows=rows,
+             "category_label": categories.get(invitation.category, invitation.category),
+             "status_label": statuses.get(invitation.status, invitation.status),
+             "url": base_url + personal(invitation.token),
+             "link_label": link_label % {"institution": invitation.institution}}
+            for invitation in listing.invitations]
+    return render_template("invitations/index.html", event=event, rows=rows, listing=listing,
                            add_form=add_form or InvitationForm(formdata=None),
                            import_form=import_form or ImportForm(formdata=None),
                            import_errors=list(import_errors), add_errors=list(add_errors),

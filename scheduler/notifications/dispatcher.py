@@ -63,12 +63,15 @@ from typing import Callable
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import selectinload
 
 from ..database import utcnow
 from ..extensions import db
 from ..invitations.models import Invitation
+from ..errors import InvalidState
 from .mail import Outgoing, build, close_connection, deliver, open_connection
-from .models import Message, MessageStatus
+from .models import RETRYABLE_STATUSES, Message, MessageStatus
+from .rendering import outgoing_of, render
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +173,7 @@ def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int
     due = or_(and_(Message.status == QUEUED, Message.due_at <= now),
               and_(Message.status == SENDING, Message.claimed_at < now - lease))
     stmt = (select(Message).where(due).order_by(Message.due_at, Message.id).limit(limit)
+            .options(selectinload(Message.event))
             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
     configured = bool(current_app.config.get("MAIL_SERVER"))
     found = 0
@@ -194,11 +198,7 @@ def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int
                 message.status = SENDING
                 message.claimed_at = now
                 message.claimed_by = worker_id
-                batch.append(Outgoing(
-                    id=message.id, recipient=message.recipient, subject=message.subject,
-                    body_text=message.body_text, body_html=message.body_html, ics=message.ics,
-                    ics_method=message.ics_method, message_id=message.message_id,
-                    reply_to=(message.event.contact_email or None) if message.event is not None else None))
+                batch.append(outgoing_of(message))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -236,17 +236,20 @@ def _mark_sent(outgoing: Outgoing, now: datetime, worker_id: str) -> None:
 
 
 def _write_sent(outgoing: Outgoing, now: datetime, worker_id: str) -> None:
+    values = {"status": SENT, "sent_at": now, "claimed_at": None, "claimed_by": None, "last_error": ""}
+    if outgoing.payload:
+        # Rendered at delivery: the mail log and a data export show the e-mail as it went out.
+        values.update(subject=outgoing.subject, body_text=outgoing.body_text, body_html=outgoing.body_html,
+                      ics=outgoing.ics)
     result = db.session.execute(
         update(Message).where(Message.id == outgoing.id, Message.status == SENDING, Message.claimed_by == worker_id)
-        .values(status=SENT, sent_at=now, claimed_at=None, claimed_by=None, last_error=""))
+        .values(**values))
     if result.rowcount != 1:
         log.warning("message %s was sent but its claim had been taken over", outgoing.id)
-    invitation_id, kind = db.session.execute(
-        select(Message.invitation_id, Message.kind).where(Message.id == outgoing.id)).one()
-    if invitation_id is not None and kind == "invitation":
-        # An invitation counts as sent when the mail server accepted it (see services.send_invitations).
-        db.session.execute(update(Invitation).where(Invitation.id == invitation_id, Invitation.sent_at.is_(None))
-                           .values(sent_at=now))
+    if outgoing.invitation_id is not None and outgoing.kind == "invitation":
+        # An invitation counts as sent when the mail server accepted it (see invitations/sending.py).
+        db.session.execute(update(Invitation).where(Invitation.id == outgoing.invitation_id,
+                                                    Invitation.sent_at.is_(None)).values(sent_at=now))
     db.session.commit()
 
 
@@ -337,8 +340,9 @@ def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) ->
             if outgoing.id not in _heartbeat(batch[index:], now, worker_id):
                 continue  # taken over by another dispatcher while we were slow
             try:
+                outgoing = batch[index] = render(outgoing)  # outside any lock: the claim has committed
                 envelope = build(outgoing)
-            except Exception as exc:  # any failure to build fails this message only
+            except Exception as exc:  # any failure to render or build fails this message only
                 error = f"The message could not be built: {_describe(exc)}"
                 log.warning("message %s: %s", outgoing.id, error)
                 _record_failure(outgoing, PERMANENT, error, now, worker_id, counts)
@@ -380,9 +384,6 @@ def retry_message(message: Message, now: datetime | None = None) -> Message:
 
     The caller checks who may do this and commits.
     """
-    from ..errors import InvalidState
-    from .models import RETRYABLE_STATUSES
-
     if message.status not in RETRYABLE_STATUSES:
         raise InvalidState()
     for name, value in requeued(now).items():
@@ -395,16 +396,3 @@ def requeued(now: datetime | None = None) -> dict:
     now = now or utcnow()
     return {"status": QUEUED, "due_at": now, "attempts": 0, "deferrals": 0, "claimed_at": None, "claimed_by": None,
             "deliver_by": now + timedelta(hours=current_app.config["MAIL_RETRY_HORIZON_HOURS"])}
-
-
-def _invitation_still_wanted(message: Message) -> str | None:
-    """An invitation whose link was revoked, or whose meeting was cancelled, is not sent."""
-    invitation = db.session.get(Invitation, message.invitation_id) if message.invitation_id else None
-    if invitation is not None and invitation.revoked_at is not None:
-        return "the invitation was revoked"
-    if message.event is not None and message.event.is_cancelled:
-        return "the meeting was cancelled"
-    return None
-
-
-register_check("invitation", _invitation_still_wanted)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import smtplib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from email import charset as email_charset
 from email import policy
 from email.mime.application import MIMEApplication
@@ -57,12 +58,20 @@ class Outgoing:
     id: int
     recipient: str
     subject: str
-    body_text: str
-    body_html: str
+    body_text: str | None
+    body_html: str | None
     ics: str | None
     ics_method: str | None
     message_id: str
     reply_to: str | None = None
+    # Rendered at delivery (rendering.render fills subject, bodies and .ics from these); None: as given.
+    payload: dict | None = None
+    kind: str = ""
+    language: str = "pl"
+    event_id: int | None = None
+    invitation_id: int | None = None
+    registration_id: int | None = None
+    planned_at: datetime | None = None
 
 
 class OutboxEmail(flask_mail.Message):

@@ -1,213 +1,172 @@
-"""The e-mails the service writes: what each says, to whom, with which calendar object.
+"""The e-mails the service writes: what each says, to whom, and which facts it freezes when planned.
 
-Each function renders one kind of message in the recipient's language
-(templates/email/<template>.txt and .html) and writes it to the outbox with a
-dedupe key naming its cause, so a repeated cause never queues a second copy.
-Nothing here sends; the dispatcher does.
+Planning (the functions below, called by the subscribers in the transaction
+of the change) writes compact outbox rows: kind, ids, recipient, language,
+dedupe key, Message-ID, the calendar METHOD, a one-line subject for the mail
+log, and a small JSON payload with the template and the facts that must stay
+as they were at that moment (status, seats, waiting position, previous status,
+changed fields, the attendee's answer). Nothing is rendered here:
+`rendering.render` builds subject, text, HTML and .ics when the message is
+delivered, from the payload and the meeting as it is then.
 """
 from __future__ import annotations
 
-import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import current_app, has_request_context, render_template, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..calendar import ical
-from ..database import utcnow
 from ..events.models import Event
 from ..extensions import db
 from ..invitations.models import Invitation
 from ..registration.models import ACTIVE_STATUSES, Registration, RegistrationStatus
 from .models import Message, MessageStatus
-from .outbox import enqueue, next_number
+from .outbox import plan_rows
 
-CONFIRMED = RegistrationStatus.CONFIRMED.value
-WAITLISTED = RegistrationStatus.WAITLISTED.value
-PENDING = RegistrationStatus.PENDING.value
-REJECTED = RegistrationStatus.REJECTED.value
-WITHDRAWN = RegistrationStatus.WITHDRAWN.value
+# --- wording: subjects by key (one place, used when planning and when delivering) ------------------------
+
+SUBJECTS = {
+    "invitation": lambda facts: _("Invitation"),
+    "received_confirmed": lambda facts: _("Declaration received: place confirmed"),
+    "received_waitlisted": lambda facts: _("Declaration received: on the waiting list"),
+    "received_pending": lambda facts: _("Declaration received: awaiting approval"),
+    "received": lambda facts: _("Declaration received"),
+    "copy": lambda facts: _("New declaration: %(institution)s", institution=facts.get("institution", "")),
+    "promoted": lambda facts: _("A place has become free: your participation is confirmed"),
+    "accepted": lambda facts: _("Declaration accepted: place confirmed"),
+    "waitlisted": lambda facts: _("Declaration accepted: on the waiting list"),
+    "rejected": lambda facts: _("Declaration not accepted"),
+    "withdrawn": lambda facts: _("Declaration withdrawn"),
+    "new_link": lambda facts: _("New link to your declaration"),
+    "event_changed": lambda facts: _("Meeting changed"),
+    "event_cancelled": lambda facts: _("Meeting cancelled"),
+    "reminder_before_deadline": lambda facts: _("Reminder: declaration deadline approaching"),
+    "reminder_before_meeting": lambda facts: _("Reminder: the meeting is coming up"),
+    "reminder_deadline_summary": lambda facts: _("Declaration deadline reached: summary"),
+}
 
 
-# --- links ---------------------------------------------------------------------
+def language_of(language: str | None) -> str:
+    return language if language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
-@contextmanager
-def _urls():
-    """url_for needs a request; the clock and the CLI have none. Links are absolute on BASE_URL either way."""
-    if has_request_context():
-        yield
+
+def subject_line(event: Event, key: str, language: str, facts: dict) -> str:
+    """The subject in the recipient's language, with the meeting's title and reference number."""
+    with force_locale(language):
+        subject = f"{SUBJECTS[key](facts)} – {event.title}"
+    if event.reference:
+        subject += f" ({event.reference})"
+    return subject
+
+
+def row(*, event: Event, kind: str, template: str, subject: str, recipient: str, language: str, dedupe_key: str,
+        ics_method: str | None = None, link: str | None = None, attendee: dict | None = None,
+        invitation_id: int | None = None, registration_id: int | None = None, subjects: dict | None = None,
+        **facts) -> dict:
+    """One compact outbox row. `subjects` caches subject lines per (key, language) within one planning call."""
+    language = language_of(language)
+    cache_key = (subject, language, facts.get("institution"))
+    if subjects is not None and cache_key in subjects:
+        line = subjects[cache_key]
     else:
-        with current_app.test_request_context():
-            yield
-
-
-def absolute(endpoint: str, **values) -> str:
-    with _urls():
-        return current_app.config["BASE_URL"] + url_for(endpoint, **values)
-
-
-def personal_link(invitation: Invitation) -> str:
-    from ..invitations.services import personal_url
-
-    with _urls():
-        return personal_url(invitation)
-
-
-def manage_link(registration: Registration) -> str:
-    return absolute("registration.manage", manage_token=registration.manage_token)
-
-
-def event_link(event: Event) -> str:
-    return absolute("registration.event_page", event_id=event.id)
-
-
-def organiser_link(event: Event) -> str:
-    return absolute("events.overview", event_id=event.id)
-
-
-# --- rendering -------------------------------------------------------------------
-
-def _render(template: str, language: str, **context) -> tuple[str, str]:
-    with _urls():
-        text = render_template(f"email/{template}.txt", **context)
-        html = render_template(f"email/{template}.html", **context)
-    # Text templates keep the line breaks of their tags; no more than one blank line in a row.
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", html
-
-
-def _base_context(event: Event) -> dict:
-    from ..web.filters import event_when
-
+        line = subject_line(event, subject, language, facts)
+        if subjects is not None:
+            subjects[cache_key] = line
     return {
-        "event": event, "when": event_when(event), "place": ical.location(event),
-        "event_url": event_link(event), "ics_url": absolute("calendar.event_ics", event_id=event.id),
-        "footer": current_app.config["FUNDING_FOOTER"],
+        "event_id": event.id, "kind": kind, "recipient": recipient, "language": language, "subject": line,
+        "dedupe_key": dedupe_key, "ics_method": ics_method, "invitation_id": invitation_id,
+        "registration_id": registration_id,
+        "payload": {"template": template, "subject": subject, "link": link, "attendee": attendee, "facts": facts},
     }
 
 
-def queue_message(*, event: Event, kind: str, template: str, recipient: str, language: str, subject,
-                  dedupe_key: str, ics_method: str | None = None, attendee: ical.Attendee | None = None,
-                  link: str | None = None, invitation: Invitation | None = None,
-                  registration: Registration | None = None, **context) -> Message | None:
-    """Render templates/email/<template>.{txt,html} in the recipient's language and put it in the outbox.
+# --- invitations -------------------------------------------------------------------
 
-    `subject` is a callable so it is translated inside the recipient's locale;
-    the meeting's title and reference number are appended to it.
-    """
-    language = language if language in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(language):
-        full_subject = f"{subject()} – {event.title}"
-        if event.reference:
-            full_subject += f" ({event.reference})"
-        text, html = _render(template, language, **_base_context(event), link=link, **context)
-        ics = ical.invite(event, method=ics_method, attendee=attendee, link=link) if ics_method else None
-    return enqueue(event=event, kind=kind, recipient=recipient, language=language, subject=full_subject,
-                   body_text=text, body_html=html, ics=ics, ics_method=ics_method, dedupe_key=dedupe_key,
-                   invitation=invitation, registration=registration)
-
-
-# --- invitations -----------------------------------------------------------------
-
-def queue_invitation(invitation: Invitation, dedupe_key: str) -> Message | None:
+def invitation_row(invitation: Invitation, event: Event, dedupe_key: str, subjects: dict | None = None) -> dict:
     """The invitation with the personal link, the deadline and a REQUEST invite."""
-    return queue_message(
-        event=invitation.event, kind="invitation", template="invitation", recipient=invitation.email,
-        language=invitation.language, subject=lambda: _("Invitation"), dedupe_key=dedupe_key,
-        ics_method="REQUEST", attendee=ical.Attendee(invitation.email, invitation.institution, "NEEDS-ACTION"),
-        link=personal_link(invitation), invitation=invitation, institution=invitation.institution)
+    return row(event=event, kind="invitation", template="invitation", subject="invitation",
+               recipient=invitation.email, language=invitation.language, dedupe_key=dedupe_key,
+               ics_method="REQUEST", link="personal", attendee={"partstat": "NEEDS-ACTION"},
+               invitation_id=invitation.id, subjects=subjects)
 
 
 # --- declarations --------------------------------------------------------------
 
-_RECEIVED_SUBJECTS = {
-    CONFIRMED: lambda: _("Declaration received: place confirmed"),
-    WAITLISTED: lambda: _("Declaration received: on the waiting list"),
-    PENDING: lambda: _("Declaration received: awaiting approval"),
-}
+def _declaration_facts(registration: Registration, position: int | None) -> dict:
+    return {"status": registration.status, "seats": registration.seats, "queue_position": position}
 
 
-def _to_declarant(registration: Registration, *, kind: str, template: str, subject, dedupe_key: str,
-                  ics_method: str | None = None, partstat: str = "ACCEPTED", **context) -> Message | None:
-    from ..registration.services import waiting_list_position
+def _cause(registration: Registration) -> str:
+    """Names this change of the declaration in dedupe keys: every change stamps `updated_at`.
 
-    attendee = ical.Attendee(registration.email, registration.institution, partstat) if ics_method else None
-    position = waiting_list_position(registration) if registration.status == WAITLISTED else None
-    return queue_message(event=registration.event, kind=kind, template=template, recipient=registration.email,
-                  language=registration.language, subject=subject, dedupe_key=dedupe_key, ics_method=ics_method,
-                  attendee=attendee, link=manage_link(registration), registration=registration,
-                  invitation=registration.invitation, r=registration, queue_position=position,
-                  method_cancel=ics_method == "CANCEL", **context)
+    A declaration can be confirmed, withdrawn and confirmed again; each time is
+    a new cause, found without counting earlier messages in the outbox.
+    """
+    return registration.updated_at.strftime("%Y%m%dT%H%M%S%f")
 
 
-def declaration_received(registration: Registration) -> None:
+def organiser_address(event: Event) -> str:
+    return event.contact_email or (event.created_by.email if event.created_by else "")
+
+
+def declaration_received(registration: Registration, position: int | None) -> list[dict]:
     """A new declaration: the declarant learns its outcome (with an invite if confirmed), the organiser gets a copy."""
-    prefix = f"registration:{registration.id}:created:"
-    status = registration.status
-    _to_declarant(registration, kind=f"declaration_{status}", template="declaration_received",
-                  subject=_RECEIVED_SUBJECTS.get(status, lambda: _("Declaration received")),
-                  dedupe_key=f"{prefix}{next_number(prefix)}",
-                  ics_method="REQUEST" if status == CONFIRMED else None)
-    organiser_copy(registration)
-
-
-def organiser_copy(registration: Registration) -> Message | None:
     event = registration.event
-    address = event.contact_email or (event.created_by.email if event.created_by else "")
-    if not address:
-        return None
-    prefix = f"registration:{registration.id}:copy:"
-    return queue_message(event=event, kind="declaration_copy", template="declaration_copy", recipient=address,
-                  language=current_app.config["BABEL_DEFAULT_LOCALE"],
-                  subject=lambda: _("New declaration: %(institution)s", institution=registration.institution),
-                  dedupe_key=f"{prefix}{next_number(prefix)}", link=organiser_link(event), r=registration,
-                  registration=registration, channel_label=_channel_label(registration))
+    status = registration.status
+    number = _cause(registration)
+    facts = _declaration_facts(registration, position)
+    confirmed = status == RegistrationStatus.CONFIRMED.value
+    rows = [row(event=event, kind=f"declaration_{status}", template="declaration_received",
+                subject=f"received_{status}" if f"received_{status}" in SUBJECTS else "received",
+                recipient=registration.email, language=registration.language,
+                dedupe_key=f"registration:{registration.id}:created:{number}",
+                ics_method="REQUEST" if confirmed else None, link="manage",
+                attendee={"partstat": "ACCEPTED"} if confirmed else None,
+                invitation_id=registration.invitation_id, registration_id=registration.id, **facts)]
+    address = organiser_address(event)
+    if address:
+        rows.append(row(event=event, kind="declaration_copy", template="declaration_copy", subject="copy",
+                        recipient=address, language=current_app.config["BABEL_DEFAULT_LOCALE"],
+                        dedupe_key=f"registration:{registration.id}:copy:{number}", link="organiser",
+                        registration_id=registration.id, institution=registration.institution, **facts))
+    return rows
 
 
-def _channel_label(registration: Registration) -> str:
-    from ..registration.models import CHANNEL_LABELS, Channel
-
-    try:
-        return str(CHANNEL_LABELS[Channel(registration.channel)])
-    except ValueError:
-        return registration.channel
-
-
-def declaration_status_changed(registration: Registration, previous: str) -> None:
+def declaration_status_changed(registration: Registration, previous: str, position: int | None) -> list[dict]:
     """Tell the declarant what the change means; a new place comes with an invite, a lost one with a CANCEL."""
     status = registration.status
     if status == previous:
-        return
-    if status == CONFIRMED:
-        change = "promoted" if previous == WAITLISTED else "accepted"
-        subject = (lambda: _("A place has become free: your participation is confirmed")) if change == "promoted" \
-            else (lambda: _("Declaration accepted: place confirmed"))
+        return []
+    was_confirmed = previous == RegistrationStatus.CONFIRMED.value
+    if status == RegistrationStatus.CONFIRMED.value:
+        change = "promoted" if previous == RegistrationStatus.WAITLISTED.value else "accepted"
         method, partstat = "REQUEST", "ACCEPTED"
-    elif status == WAITLISTED:
-        change, subject, method, partstat = "waitlisted", lambda: _("Declaration accepted: on the waiting list"), None, ""
-    elif status == REJECTED:
-        change, subject, partstat = "rejected", lambda: _("Declaration not accepted"), "DECLINED"
-        method = "CANCEL" if previous == CONFIRMED else None
-    elif status == WITHDRAWN:
-        change, subject, partstat = "withdrawn", lambda: _("Declaration withdrawn"), "DECLINED"
-        method = "CANCEL" if previous == CONFIRMED else None
+    elif status == RegistrationStatus.WAITLISTED.value:
+        change, method, partstat = "waitlisted", None, "ACCEPTED"
+    elif status in (RegistrationStatus.REJECTED.value, RegistrationStatus.WITHDRAWN.value):
+        change, partstat = status, "DECLINED"
+        method = "CANCEL" if was_confirmed else None
     else:
-        return
-    prefix = f"registration:{registration.id}:status:{status}:"
-    _to_declarant(registration, kind=f"declaration_{change}", template="declaration_status", subject=subject,
-                  dedupe_key=f"{prefix}{next_number(prefix)}", ics_method=method, partstat=partstat or "ACCEPTED",
-                  change=change, previous=previous)
+        return []
+    return [row(event=registration.event, kind=f"declaration_{change}", template="declaration_status",
+                subject=change, recipient=registration.email, language=registration.language,
+                dedupe_key=f"registration:{registration.id}:status:{status}:{_cause(registration)}",
+                ics_method=method, link="manage", attendee={"partstat": partstat} if method else None,
+                invitation_id=registration.invitation_id, registration_id=registration.id,
+                change=change, previous=previous, method_cancel=method == "CANCEL",
+                **_declaration_facts(registration, position))]
 
 
-def manage_link_replaced(registration: Registration) -> Message | None:
+def manage_link_replaced(registration: Registration) -> list[dict]:
     if not registration.email:
-        return None
-    prefix = f"registration:{registration.id}:new-link:"
-    return _to_declarant(registration, kind="manage_link_replaced", template="manage_link_replaced",
-                         subject=lambda: _("New link to your declaration"),
-                         dedupe_key=f"{prefix}{next_number(prefix)}")
+        return []
+    return [row(event=registration.event, kind="manage_link_replaced", template="manage_link_replaced",
+                subject="new_link", recipient=registration.email, language=registration.language,
+                dedupe_key=f"registration:{registration.id}:new-link:{_cause(registration)}", link="manage",
+                invitation_id=registration.invitation_id, registration_id=registration.id,
+                **_declaration_facts(registration, None))]
 
 
 # --- the meeting changes or is cancelled ---------------------------------------
@@ -220,10 +179,10 @@ class CalendarHolder:
     language: str
     name: str
     partstat: str
-    link: str
+    link: str  # "personal" or "manage": which of the person's links the e-mail carries
     has_invite: bool
-    invitation: Invitation | None = None
-    registration: Registration | None = None
+    invitation_id: int | None = None
+    registration_id: int | None = None
 
 
 def calendar_holders(event: Event, *, include_revoked: bool) -> list[CalendarHolder]:
@@ -242,39 +201,45 @@ def calendar_holders(event: Event, *, include_revoked: bool) -> list[CalendarHol
     for invitation in db.session.execute(stmt.order_by(Invitation.id)).scalars():
         holders.setdefault(invitation.email.lower(), CalendarHolder(
             invitation.email, invitation.language, invitation.institution,
-            "DECLINED" if invitation.declined_at else "NEEDS-ACTION", personal_link(invitation), True,
-            invitation=invitation))
+            "DECLINED" if invitation.declined_at else "NEEDS-ACTION", "personal", True, invitation_id=invitation.id))
     registrations = db.session.execute(select(Registration).where(
         Registration.event_id == event.id, Registration.status.in_(ACTIVE_STATUSES)).order_by(Registration.id)).scalars()
     for registration in registrations:
         key = registration.email.lower()
         earlier = holders.get(key)
-        confirmed = registration.status == CONFIRMED
+        confirmed = registration.status == RegistrationStatus.CONFIRMED.value
         holders[key] = CalendarHolder(
             registration.email, registration.language, registration.institution,
-            "ACCEPTED" if confirmed else "TENTATIVE", manage_link(registration),
+            "ACCEPTED" if confirmed else "TENTATIVE", "manage",
             confirmed or (earlier is not None and earlier.has_invite),
-            invitation=registration.invitation or (earlier.invitation if earlier else None), registration=registration)
+            invitation_id=registration.invitation_id or (earlier.invitation_id if earlier else None),
+            registration_id=registration.id)
     return list(holders.values())
 
 
-def meeting_changed(event: Event, changed_fields: list[str]) -> None:
+def meeting_changed(event: Event, changed_fields: list[str]) -> list[dict]:
     """Time or place changed: everyone told about the meeting gets the news and, if they hold it, a new invite."""
-    for holder in calendar_holders(event, include_revoked=False):
-        queue_message(event=event, kind="event_changed", template="event_changed", recipient=holder.email,
-               language=holder.language, subject=lambda: _("Meeting changed"),
-               dedupe_key=f"event:{event.id}:changed:{event.ical_sequence}:{holder.email.lower()}",
-               ics_method="REQUEST" if holder.has_invite else None,
-               attendee=ical.Attendee(holder.email, holder.name, holder.partstat), link=holder.link,
-               invitation=holder.invitation, registration=holder.registration,
-               changed=set(changed_fields))
+    subjects: dict = {}
+    return [row(event=event, kind="event_changed", template="event_changed", subject="event_changed",
+                recipient=holder.email, language=holder.language,
+                dedupe_key=f"event:{event.id}:changed:{event.ical_sequence}:{holder.email.lower()}",
+                ics_method="REQUEST" if holder.has_invite else None, link=holder.link,
+                attendee={"name": holder.name, "partstat": holder.partstat}, invitation_id=holder.invitation_id,
+                registration_id=holder.registration_id, subjects=subjects, changed=sorted(changed_fields))
+            for holder in calendar_holders(event, include_revoked=False)]
 
 
-def meeting_cancelled(event: Event) -> None:
+def meeting_cancelled(event: Event) -> list[dict]:
     """A CANCEL (same UID, raised SEQUENCE) to every invitee sent an invitation and every active declarant."""
-    for holder in calendar_holders(event, include_revoked=True):
-        queue_message(event=event, kind="event_cancelled", template="event_cancelled", recipient=holder.email,
-               language=holder.language, subject=lambda: _("Meeting cancelled"),
-               dedupe_key=f"event:{event.id}:cancelled:{holder.email.lower()}", ics_method="CANCEL",
-               attendee=ical.Attendee(holder.email, holder.name, holder.partstat), link=holder.link,
-               invitation=holder.invitation, registration=holder.registration)
+    subjects: dict = {}
+    return [row(event=event, kind="event_cancelled", template="event_cancelled", subject="event_cancelled",
+                recipient=holder.email, language=holder.language,
+                dedupe_key=f"event:{event.id}:cancelled:{holder.email.lower()}", ics_method="CANCEL",
+                link=holder.link, attendee={"name": holder.name, "partstat": holder.partstat},
+                invitation_id=holder.invitation_id, registration_id=holder.registration_id, subjects=subjects)
+            for holder in calendar_holders(event, include_revoked=True)]
+
+
+def plan(rows: list[dict]) -> int:
+    """Write planned rows to the outbox (one statement); return how many were new."""
+    return plan_rows(rows)

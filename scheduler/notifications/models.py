@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -59,12 +59,18 @@ class Message(db.Model):
     kind: Mapped[str] = mapped_column(String(60))
     recipient: Mapped[str] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(5), default="pl")
+    # The subject line as planned (for the mail log); a rendered message's is written again when it is sent.
     subject: Mapped[str] = mapped_column(String(400))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text, default="")
-    # The iCalendar object sent with the message, and its METHOD (REQUEST, CANCEL).
+    # The e-mail as sent: written when the mail server accepted it for messages rendered at delivery
+    # (`payload` set), or given when planned for a message whose text is fixed (`payload` None).
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text, default="")
+    # The iCalendar object sent with the message, and its METHOD (REQUEST, CANCEL; fixed when planned).
     ics: Mapped[str | None] = mapped_column(Text)
     ics_method: Mapped[str | None] = mapped_column(String(20))
+    # Rendered at delivery: {"template", "subject", "link", "attendee", "facts"} (see messages.row), the
+    # facts frozen when the message was planned. None: the message's text is in the body columns.
+    payload: Mapped[dict | None] = mapped_column(JSON)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
     # queued, sending, sent, failed, skipped, undeliverable (no SMTP configured)
     status: Mapped[str] = mapped_column(String(20), default="queued")

@@ -1,8 +1,11 @@
 """The outbox: every e-mail is a row written with the change that causes it.
 
-`enqueue` is the only way to plan an e-mail. It writes in the caller's
-transaction, so the change and its messages are committed together or not at
-all, and the dispatcher (`dispatcher.dispatch_due`) delivers them later.
+Two ways in, both writing in the caller's transaction (the change and its
+messages are committed together or not at all), both one statement:
+`plan_rows` for the compact rows the notifications feature plans (rendered
+by the dispatcher at delivery, see rendering.py), `enqueue` for a message
+whose text is given as it is. The dispatcher (`dispatcher.dispatch_due`)
+delivers them later.
 
 Each message carries `deliver_by`: its due time + MAIL_RETRY_HORIZON_HOURS,
 after which the dispatcher stops retrying it through a mail-server outage.
@@ -10,15 +13,16 @@ after which the dispatcher stops retrying it through a mail-server outage.
 Exactly once: `dedupe_key` is unique in the table. Planning the same message
 again (a retried request, a reminder planner ticking twice, two instances)
 inserts nothing. Choose keys that name the cause, e.g. `invitation:{id}`,
-`registration:{id}:status:{status}:{n}`, `event:{id}:cancelled:{address}`.
+`registration:{id}:status:{status}:{moment}`, `event:{id}:cancelled:{address}`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,10 +31,71 @@ from ..extensions import db
 from .models import Message, MessageStatus
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What `enqueue` tells its caller about the row it wrote (read back from nothing: no second query)."""
+
+    id: int
+    recipient: str
+    dedupe_key: str
+    message_id: str
+
+
+def _defaults(now: datetime, due_at: datetime | None) -> dict:
+    horizon = timedelta(hours=current_app.config["MAIL_RETRY_HORIZON_HOURS"])
+    return {
+        "status": MessageStatus.QUEUED.value, "due_at": due_at or now, "attempts": 0, "deferrals": 0,
+        "deliver_by": (due_at or now) + horizon, "last_error": "", "created_at": now,
+        # Fixed at planning time so a retry after a lost SMTP answer carries the same Message-ID.
+        "message_id": make_msgid(domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]),
+    }
+
+
+_COLUMNS = ("event_id", "invitation_id", "registration_id", "kind", "recipient", "language", "subject",
+            "body_text", "body_html", "ics", "ics_method", "payload", "dedupe_key")
+
+
+# Rows per statement: well under the bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535).
+_CHUNK = 1000
+
+
+def _insert(rows: list[dict]) -> list[tuple[int, str]]:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key, for all rows in one statement."""
+    if not rows:
+        return []
+    db.session.flush()  # the rows the keys refer to must exist first
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = Message.__table__
+    inserted = []
+    for start in range(0, len(rows), _CHUNK):
+        stmt = (insert(table).values(rows[start:start + _CHUNK])
+                .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id, table.c.dedupe_key))
+        inserted += [(new_id, key) for new_id, key in db.session.execute(stmt).all()]
+    return inserted
+
+
+def plan_rows(rows: list[dict], due_at: datetime | None = None) -> int:
+    """Write compact rows planned by `messages` (rendered when delivered); return how many were new.
+
+    One multi-row statement whatever their number; a key planned before is skipped.
+    """
+    if due_at is not None and due_at.tzinfo is None:
+        raise ValueError("due_at must be time-zone aware")
+    now = utcnow()
+    full = []
+    for planned in rows:
+        values = {name: planned.get(name) for name in _COLUMNS}
+        values["subject"] = " ".join((values["subject"] or "").split())[:400]  # no line breaks in a header
+        values.update(_defaults(now, planned.get("due_at") or due_at))
+        full.append(values)
+    return len(_insert(full))
+
+
 def enqueue(*, event, kind: str, recipient: str, language: str, subject: str, body_text: str, body_html: str,
             ics: str | None = None, ics_method: str | None = None, dedupe_key: str,
-            due_at: datetime | None = None, invitation=None, registration=None) -> Message | None:
-    """Plan one e-mail; return the new outbox row, or None if `dedupe_key` was planned before.
+            due_at: datetime | None = None, invitation=None, registration=None) -> Planned | None:
+    """Plan one e-mail whose content is given as it is (not rendered at delivery); None if the key was planned before.
 
     Writes in the caller's transaction and does not commit. A duplicate key is
     skipped with INSERT … ON CONFLICT DO NOTHING (on both SQLite and
@@ -42,40 +107,19 @@ def enqueue(*, event, kind: str, recipient: str, language: str, subject: str, bo
         raise ValueError("ics and ics_method go together")
     if due_at is not None and due_at.tzinfo is None:
         raise ValueError("due_at must be time-zone aware")
-    now = utcnow()
-    horizon = timedelta(hours=current_app.config["MAIL_RETRY_HORIZON_HOURS"])
     values = {
         "event_id": event.id if event is not None else None,
         "invitation_id": invitation.id if invitation is not None else None,
         "registration_id": registration.id if registration is not None else None,
         "kind": kind, "recipient": recipient, "language": language,
-        "subject": " ".join(subject.split())[:400],  # no line breaks in a header
-        "body_text": body_text, "body_html": body_html, "ics": ics, "ics_method": ics_method,
-        "dedupe_key": dedupe_key, "status": MessageStatus.QUEUED.value, "due_at": due_at or now,
-        "attempts": 0, "deferrals": 0, "deliver_by": (due_at or now) + horizon, "last_error": "", "created_at": now,
-        # Fixed at planning time so a retry after a lost SMTP answer carries the same Message-ID.
-        "message_id": make_msgid(domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]),
+        "subject": " ".join(subject.split())[:400],
+        "body_text": body_text, "body_html": body_html, "ics": ics, "ics_method": ics_method, "payload": None,
+        "dedupe_key": dedupe_key, **_defaults(utcnow(), due_at),
     }
-    db.session.flush()  # the rows the key refers to must exist first
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (insert(Message.__table__).values(**values)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Message.__table__.c.id))
-    new_id = db.session.execute(stmt).scalar_one_or_none()
-    return db.session.get(Message, new_id) if new_id is not None else None
-
-
-def next_number(prefix: str) -> int:
-    """1 + how many messages were planned under keys starting with `prefix`.
-
-    For causes that can repeat (a declaration confirmed, withdrawn and
-    confirmed again): `f"{prefix}{next_number(prefix)}"` names the n-th
-    occurrence. Callers hold the meeting's lock, so two transactions cannot
-    pick the same number; if they did, the unique key would keep one.
-    """
-    return db.session.execute(
-        select(func.count(Message.id)).where(Message.dedupe_key.startswith(prefix, autoescape=True))
-    ).scalar_one() + 1
+    inserted = _insert([values])
+    if not inserted:
+        return None
+    return Planned(id=inserted[0][0], recipient=recipient, dedupe_key=dedupe_key, message_id=values["message_id"])
 
 
 def messages_for_event(event_id: int) -> list[Message]:

@@ -10,19 +10,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
+from ..auth.access import require_manage
 from ..database import utcnow
+from ..errors import NotFound
 from ..events.models import Event, EventStatus
-from ..events.overview import event_overview
 from ..extensions import db
-from ..invitations.models import Invitation
-from ..registration.models import Registration, RegistrationStatus
 from . import reminders
-from .dispatcher import register_check
-from .messages import queue_message
-from .messages import manage_link, organiser_link, personal_link
+from .messages import plan, row
 from .models import Message, MessageStatus
 from .reminders import BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, PlannedReminder, Recipient
 
@@ -39,26 +35,21 @@ def _already_planned(event: Event, planned: PlannedReminder) -> set[str]:
     return set(keys)
 
 
-def _queue_reminder(event: Event, planned: PlannedReminder, recipient: Recipient, key: str) -> Message | None:
-    common = dict(event=event, recipient=recipient.email, language=recipient.language, dedupe_key=key)
+def _queue_reminder(event: Event, planned: PlannedReminder, recipient: Recipient, key: str) -> bool:
+    common = dict(event=event, recipient=recipient.email, language=recipient.language, dedupe_key=key,
+                  subject=f"reminder_{planned.kind}")
     if planned.kind == BEFORE_DEADLINE:
-        invitation = recipient.invitation
-        return queue_message(**common, kind="reminder_before_deadline", template="reminder_deadline",
-                             subject=lambda: _("Reminder: declaration deadline approaching"),
-                             link=personal_link(invitation), invitation=invitation,
-                             institution=invitation.institution)
-    if planned.kind == BEFORE_MEETING:
+        planned_row = row(**common, kind="reminder_before_deadline", template="reminder_deadline", link="personal",
+                          invitation_id=recipient.invitation.id)
+    elif planned.kind == BEFORE_MEETING:
         registration = recipient.registration
-        from ..calendar import ical
-
-        return queue_message(**common, kind="reminder_before_meeting", template="reminder_meeting",
-                             subject=lambda: _("Reminder: the meeting is coming up"),
-                             link=manage_link(registration), registration=registration,
-                             invitation=registration.invitation, r=registration, ics_method="REQUEST",
-                             attendee=ical.Attendee(registration.email, registration.institution, "ACCEPTED"))
-    return queue_message(**common, kind="reminder_deadline_summary", template="deadline_summary",
-                         subject=lambda: _("Declaration deadline reached: summary"),
-                         link=organiser_link(event), overview=event_overview(event))
+        planned_row = row(**common, kind="reminder_before_meeting", template="reminder_meeting", link="manage",
+                          registration_id=registration.id, invitation_id=registration.invitation_id,
+                          ics_method="REQUEST", attendee={"partstat": "ACCEPTED"},
+                          status=registration.status, seats=registration.seats)
+    else:
+        planned_row = row(**common, kind="reminder_deadline_summary", template="deadline_summary", link="organiser")
+    return plan([planned_row]) == 1
 
 
 def _plan_event(event: Event, now: datetime, counts: dict) -> None:
@@ -79,7 +70,7 @@ def _plan_event(event: Event, now: datetime, counts: dict) -> None:
         done = _already_planned(event, planned)
         for recipient in reminders.recipients(event, planned.kind):
             key = reminders.dedupe_key(event, planned, recipient)
-            if key not in done and _queue_reminder(event, planned, recipient, key) is not None:
+            if key not in done and _queue_reminder(event, planned, recipient, key):
                 counts["queued"] += 1
 
 
@@ -106,9 +97,6 @@ def plan_due_reminders(now: datetime | None = None) -> dict[str, int]:
 
 def send_now(user, event: Event, planned_key: str, now: datetime | None = None) -> int:
     """The organiser sends one planned reminder at once, to the recipients it would have now."""
-    from ..auth.access import require_manage
-    from ..errors import NotFound
-
     require_manage(user, event)
     now = now or utcnow()
     planned = next((p for p in reminders.schedule(event) if p.key == planned_key), None)
@@ -118,7 +106,7 @@ def send_now(user, event: Event, planned_key: str, now: datetime | None = None) 
     queued = 0
     for recipient in reminders.recipients(event, planned.kind):
         key = reminders.dedupe_key(event, planned, recipient)
-        if key not in done and _queue_reminder(event, planned, recipient, key) is not None:
+        if key not in done and _queue_reminder(event, planned, recipient, key):
             queued += 1
     db.session.commit()
     return queued
@@ -126,9 +114,6 @@ def send_now(user, event: Event, planned_key: str, now: datetime | None = None) 
 
 def set_skipped(user, event: Event, planned_key: str, skipped: bool) -> Event:
     """The organiser skips a planned reminder (or takes the skip back)."""
-    from ..auth.access import require_manage
-    from ..errors import NotFound
-
     require_manage(user, event)
     if planned_key not in {p.key for p in reminders.schedule(event)}:
         raise NotFound()
@@ -160,29 +145,3 @@ def reminder_overview(event: Event, now: datetime | None = None) -> list[dict]:
         rows.append({"planned": planned, "state": state, "sent": sent, "messages": len(messages) - len(missed),
                      "recipients": len(reminders.recipients(event, planned.kind)) if state == "planned" else None})
     return rows
-
-
-def _still_wanted(message: Message) -> str | None:
-    """Just before sending: is this reminder still right for its recipient?"""
-    event = db.session.get(Event, message.event_id) if message.event_id else None
-    if event is None or event.status != EventStatus.PUBLISHED.value:
-        return "meeting not published any more"
-    now = utcnow()
-    if message.kind == "reminder_before_deadline":
-        invitation = db.session.get(Invitation, message.invitation_id) if message.invitation_id else None
-        if now >= event.declaration_deadline:
-            return "declaration deadline passed"
-        if invitation is None or invitation.revoked_at or invitation.declined_at:
-            return "invitation revoked or declined"
-        if invitation.registration is not None and invitation.registration.is_active:
-            return "the institution has declared"
-    if message.kind == "reminder_before_meeting":
-        registration = db.session.get(Registration, message.registration_id) if message.registration_id else None
-        if now >= event.starts_at:
-            return "meeting already started"
-        if registration is None or registration.status != RegistrationStatus.CONFIRMED.value:
-            return "the declaration is no longer confirmed"
-    return None
-
-
-register_check("reminder_", _still_wanted)

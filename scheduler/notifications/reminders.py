@@ -12,92 +12,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from ..events.models import DEFAULT_REMINDERS, Event, EventStatus
+from ..events.models import Event, EventStatus
+from ..events.reminder_settings import (BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, OFFSET_KINDS,  # noqa: F401
+                                        OffsetError, PlannedReminder, clean_reminders, parse_offset, schedule)
 from ..extensions import db
 from ..invitations.models import Invitation
 from ..registration.models import Registration, RegistrationStatus
 
 log = logging.getLogger(__name__)
-
-BEFORE_DEADLINE = "before_deadline"
-BEFORE_MEETING = "before_meeting"
-DEADLINE_SUMMARY = "deadline_summary"
-OFFSET_KINDS = (BEFORE_DEADLINE, BEFORE_MEETING)
-MAX_OFFSETS = 5
-MAX_OFFSET = timedelta(days=90)
-_DURATION = TypeAdapter(timedelta)
-
-
-class OffsetError(ValueError):
-    pass
-
-
-def parse_offset(text) -> timedelta:
-    """An ISO 8601 duration such as P3D, PT2H or PT5M, positive and at most 90 days."""
-    if not isinstance(text, str) or not text.upper().startswith("P"):
-        raise OffsetError(_l("Use an ISO 8601 duration such as P3D, P1D, PT2H or PT5M."))
-    try:
-        offset = _DURATION.validate_python(text.upper())
-    except ValidationError as exc:
-        raise OffsetError(_l("Use an ISO 8601 duration such as P3D, P1D, PT2H or PT5M.")) from exc
-    if offset <= timedelta(0) or offset > MAX_OFFSET:
-        raise OffsetError(_l("A reminder offset must be more than zero and at most 90 days."))
-    return offset
-
-
-def clean_reminders(value, errors: dict) -> dict:
-    """Validate an event's `reminders` setting; missing kinds take the defaults."""
-    if value in (None, ""):
-        return {kind: list(offsets) for kind, offsets in DEFAULT_REMINDERS.items()}
-    if not isinstance(value, dict) or set(value) - set(OFFSET_KINDS):
-        errors["reminders"] = _l("Reminders must list offsets for before_deadline and before_meeting.")
-        return {}
-    cleaned = {}
-    for kind in OFFSET_KINDS:
-        offsets = value.get(kind, DEFAULT_REMINDERS[kind])
-        if not isinstance(offsets, list) or len(offsets) > MAX_OFFSETS:
-            errors[f"reminders.{kind}"] = _l("Give at most %(n)d offsets.", n=MAX_OFFSETS)
-            continue
-        seen = []
-        for text in offsets:
-            try:
-                parse_offset(text)
-            except OffsetError as exc:
-                errors[f"reminders.{kind}"] = exc.args[0]
-                break
-            if text.upper() not in seen:
-                seen.append(text.upper())
-        cleaned[kind] = sorted(seen, key=parse_offset, reverse=True)
-    return cleaned
-
-
-@dataclass(frozen=True)
-class PlannedReminder:
-    kind: str
-    offset: str
-    due_at: datetime
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.offset}"
-
-
-def schedule(event: Event) -> list[PlannedReminder]:
-    """Every reminder moment of the meeting, from its current deadline and start, in time order."""
-    settings = event.reminders or DEFAULT_REMINDERS
-    planned = [PlannedReminder(BEFORE_DEADLINE, offset, event.declaration_deadline - parse_offset(offset))
-               for offset in settings.get(BEFORE_DEADLINE, [])]
-    planned += [PlannedReminder(BEFORE_MEETING, offset, event.starts_at - parse_offset(offset))
-                for offset in settings.get(BEFORE_MEETING, [])]
-    planned.append(PlannedReminder(DEADLINE_SUMMARY, "PT0S", event.declaration_deadline))
-    return sorted(planned, key=lambda p: p.due_at)
 
 
 @dataclass(frozen=True)
@@ -149,3 +76,29 @@ def is_stale(event: Event, planned: PlannedReminder, now: datetime) -> str | Non
 
 def dedupe_key(event: Event, planned: PlannedReminder, recipient: Recipient) -> str:
     return f"reminder:{event.id}:{planned.kind}:{planned.offset}:{recipient.key}"
+
+
+def reminder_unwanted(kind: str, event: Event | None, invitation_id: int | None, registration_id: int | None,
+                      now: datetime) -> str | None:
+    """Why a reminder of `kind` to this invitee or declarant should not go out at `now`; None if it should.
+
+    The one rule, asked by the dispatcher just before sending (after any wait
+    in the outbox); the planner chooses recipients by the same conditions.
+    """
+    if event is None or event.status != EventStatus.PUBLISHED.value:
+        return "meeting not published any more"
+    if kind == "reminder_before_deadline":
+        invitation = db.session.get(Invitation, invitation_id) if invitation_id else None
+        if now >= event.declaration_deadline:
+            return "declaration deadline passed"
+        if invitation is None or invitation.revoked_at or invitation.declined_at:
+            return "invitation revoked or declined"
+        if invitation.registration is not None and invitation.registration.is_active:
+            return "the institution has declared"
+    if kind == "reminder_before_meeting":
+        registration = db.session.get(Registration, registration_id) if registration_id else None
+        if now >= event.starts_at:
+            return "meeting already started"
+        if registration is None or registration.status != RegistrationStatus.CONFIRMED.value:
+            return "the declaration is no longer confirmed"
+    return None

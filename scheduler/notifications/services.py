@@ -23,18 +23,12 @@ from ..auth.models import User
 from ..errors import Forbidden, InvalidState, NotFound
 from ..events.models import Event
 from ..extensions import db
+from ..invitations import sending
 from ..invitations.models import Invitation
 from .dispatcher import requeued, retry_message
-from .messages import queue_invitation
+from .messages import invitation_row, plan
 from .models import RETRYABLE_STATUSES, Message, MessageStatus
-from .outbox import messages_for_event, next_number
-
-QUEUED = MessageStatus.QUEUED.value
-SENDING = MessageStatus.SENDING.value
-SENT = MessageStatus.SENT.value
-FAILED = MessageStatus.FAILED.value
-UNDELIVERABLE = MessageStatus.UNDELIVERABLE.value
-SKIPPED = MessageStatus.SKIPPED.value
+from .outbox import messages_for_event
 
 
 @dataclass
@@ -58,36 +52,33 @@ class InvitationProgress:
         return asdict(self)
 
 
-def _latest_invitation_messages(event: Event) -> dict[int, Message]:
+def _invitation_messages(event: Event) -> tuple[dict[int, Message], dict[int, int]]:
+    """Per invitation: its latest invitation e-mail, and how many were planned."""
     latest: dict[int, Message] = {}
+    count: dict[int, int] = {}
     stmt = (select(Message).where(Message.event_id == event.id, Message.kind == "invitation",
                                   Message.invitation_id.is_not(None)).order_by(Message.id))
     for message in db.session.execute(stmt).scalars():
         latest[message.invitation_id] = message
-    return latest
-
-
-def _active_invitations(event: Event) -> list[Invitation]:
-    stmt = (select(Invitation).where(Invitation.event_id == event.id, Invitation.revoked_at.is_(None))
-            .order_by(Invitation.id))
-    return list(db.session.execute(stmt).scalars())
+        count[message.invitation_id] = count.get(message.invitation_id, 0) + 1
+    return latest, count
 
 
 def invitation_progress(event: Event) -> InvitationProgress:
     progress = InvitationProgress()
-    latest = _latest_invitation_messages(event)
-    for invitation in _active_invitations(event):
+    latest, _count = _invitation_messages(event)
+    for invitation in sending.active_invitations(event):
         progress.total += 1
         message = latest.get(invitation.id)
         if message is None:
             progress.not_sent += 1
-        elif message.status in (QUEUED, SENDING):
+        elif message.status in (MessageStatus.QUEUED.value, MessageStatus.SENDING.value):
             progress.queued += 1
-        elif message.status == SENT:
+        elif message.status == MessageStatus.SENT.value:
             progress.sent += 1
-        elif message.status == FAILED:
+        elif message.status == MessageStatus.FAILED.value:
             progress.failed += 1
-        elif message.status == UNDELIVERABLE:
+        elif message.status == MessageStatus.UNDELIVERABLE.value:
             progress.undeliverable += 1
         else:
             progress.skipped += 1
@@ -95,43 +86,36 @@ def invitation_progress(event: Event) -> InvitationProgress:
 
 
 def send_invitations(user: User, event: Event, only_unsent: bool = True) -> InvitationProgress:
-    """Queue one invitation e-mail per active invitation of a published meeting, in one transaction.
-
-    only_unsent=True: invitations whose e-mail was never accepted by the mail
-    server; a failed or undeliverable one is queued again (the same outbox
-    row, fresh attempts). only_unsent=False: everyone gets the invitation
-    again, as a new message. Either way an invitation whose e-mail is still
-    queued is left alone, so a repeated click or a retried request queues
-    nothing twice. Returns the progress, with `queued_now` for this call.
-    """
-    from ..registration.services import lock_event
-
-    require_manage(user, event)
-    event = lock_event(event.id)  # one sender at a time per meeting
-    if not event.is_published:
-        raise InvalidState(_l("Publish the meeting before sending invitations."))
-    latest = _latest_invitation_messages(event)
-    queued_now = 0
-    for invitation in _active_invitations(event):
-        message = latest.get(invitation.id)
-        if message is None:
-            queued_now += queue_invitation(invitation, f"invitation:{invitation.id}") is not None
-        elif message.status in (QUEUED, SENDING):
-            continue
-        elif message.can_retry or message.status == SKIPPED:
-            if message.status == SKIPPED:
-                prefix = f"invitation:{invitation.id}:resend:"
-                queued_now += queue_invitation(invitation, f"{prefix}{next_number(prefix)}") is not None
-            else:
-                retry_message(message)
-                queued_now += 1
-        elif not only_unsent:
-            prefix = f"invitation:{invitation.id}:resend:"
-            queued_now += queue_invitation(invitation, f"{prefix}{next_number(prefix)}") is not None
-    db.session.commit()
+    """Send the meeting's invitations (see invitations/sending.py); the progress, with `queued_now` for this call."""
+    queued_now = sending.send_invitations(user, event, only_unsent)
     progress = invitation_progress(event)
     progress.queued_now = queued_now
     return progress
+
+
+def plan_invitations(event: Event, *, invitations: list[Invitation], only_unsent: bool, **_) -> int:
+    """The receiver of `invitations_requested`: plan the e-mails, by each invitation's last one, in one statement.
+
+    No e-mail yet: planned. Still queued or being sent: left alone. Failed or
+    undeliverable: the same row queued again. Skipped (or, with
+    only_unsent=False, sent): a new message under `invitation:{id}:resend:{n}`.
+    """
+    latest, count = _invitation_messages(event)
+    rows, retried, subjects = [], 0, {}
+    for invitation in invitations:
+        message = latest.get(invitation.id)
+        if message is None:
+            rows.append(invitation_row(invitation, event, f"invitation:{invitation.id}", subjects))
+        elif message.status in (MessageStatus.QUEUED.value, MessageStatus.SENDING.value):
+            continue
+        elif message.can_retry:
+            retry_message(message)
+            retried += 1
+        elif message.status == MessageStatus.SKIPPED.value or not only_unsent:
+            # The first e-mail is `invitation:{id}`, the n-th resend `…:resend:{n}`: n = how many were planned.
+            rows.append(invitation_row(invitation, event, f"invitation:{invitation.id}:resend:{count[invitation.id]}",
+                                       subjects))
+    return plan(rows) + retried
 
 
 def mail_log(user: User, event: Event) -> list[Message]:
@@ -182,7 +166,7 @@ def _requeue(scope) -> int:
 
 # Messages an organiser should look at: failed or undelivered, or waiting for a retry.
 _NEEDS_ATTENTION = or_(Message.status.in_(RETRYABLE_STATUSES),
-                       (Message.status == QUEUED) & ((Message.attempts > 0) | (Message.deferrals > 0)))
+                       (Message.status == MessageStatus.QUEUED.value) & ((Message.attempts > 0) | (Message.deferrals > 0)))
 
 
 def _require_organiser(user: User | None) -> None:
@@ -201,7 +185,7 @@ def mail_overview(user: User, limit: int = 500) -> dict:
     counts = dict(db.session.execute(
         select(Message.status, func.count(Message.id)).where(scope).group_by(Message.status)).all())
     waiting = db.session.execute(select(func.count(Message.id)).where(
-        scope, Message.status == QUEUED, Message.deferrals > 0)).scalar_one()
+        scope, Message.status == MessageStatus.QUEUED.value, Message.deferrals > 0)).scalar_one()
     stmt = (select(Message).where(scope, _NEEDS_ATTENTION)
             .order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))
     return {"counts": counts, "waiting_for_server": waiting,

@@ -1,18 +1,23 @@
-"""Declarations of participation: the one place that decides who gets a seat.
+"""Declarations of participation: declaring, changing, withdrawing, accepting and rejecting.
 
-Every path that can change who holds a seat (declaring, changing, withdrawing,
-accepting, rejecting, changing capacity) runs under `lock_event`, so two
-requests can never both take the last seat.
+Who gets a seat is decided in `scheduler.seats`, under the meeting's lock, in
+one short transaction: everything that needs no lock (parsing, validating,
+finding the invitation by its token's digest, loading the meeting) happens
+before it; under it only lock, count, decide, insert, commit. What happened is
+announced with the signals in `registration/signals.py` (and `seats`, for
+promotions); the notifications feature turns them into compact outbox rows in
+the same transaction.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import filetype
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.access import require_manage
 from ..auth.models import User
@@ -20,19 +25,14 @@ from ..database import utcnow
 from ..errors import (AlreadyDeclared, DeadlinePassed, DeclarationsClosed, EventFull, Forbidden, InvalidState,
                       NotFound, ValidationFailed)
 from ..events.models import Event, InstitutionCategory
-from ..events.services import declarations_open
 from ..extensions import db
 from ..invitations.models import Invitation
-from ..notifications import hooks
+from ..seats import (Occupancy, declarations_open, lock_event, occupancy, place, promote_waiting_list,  # noqa: F401
+                     waiting_list_position)
 from ..tokens import digest, looks_like_token, new_token, same_token
 from ..validation import clean_email, clean_text
+from . import signals
 from .models import ACTIVE_STATUSES, Channel, Participant, Registration, RegistrationStatus, Scan
-
-CONFIRMED = RegistrationStatus.CONFIRMED.value
-WAITLISTED = RegistrationStatus.WAITLISTED.value
-PENDING = RegistrationStatus.PENDING.value
-REJECTED = RegistrationStatus.REJECTED.value
-WITHDRAWN = RegistrationStatus.WITHDRAWN.value
 
 SCAN_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 
@@ -41,97 +41,6 @@ SCAN_TYPES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 class UploadedScan:
     filename: str
     data: bytes
-
-
-@dataclass
-class Occupancy:
-    """Confirmed seats and institutions per category of one meeting."""
-
-    seats: int = 0
-    institutions: dict[str, int] = field(default_factory=dict)
-
-    def fits(self, event: Event, seats: int, category: str) -> bool:
-        if event.capacity is not None and self.seats + seats > event.capacity:
-            return False
-        quota = (event.quotas or {}).get(category)
-        if quota is not None and self.institutions.get(category, 0) + 1 > quota:
-            return False
-        return True
-
-    def take(self, seats: int, category: str) -> None:
-        self.seats += seats
-        self.institutions[category] = self.institutions.get(category, 0) + 1
-
-    def release(self, seats: int, category: str) -> None:
-        self.seats -= seats
-        self.institutions[category] = self.institutions.get(category, 0) - 1
-
-
-def lock_event(event_id: int) -> Event:
-    """Take the meeting's write lock for the rest of the transaction.
-
-    PostgreSQL: a row lock on the event (SELECT … FOR UPDATE). SQLite: every
-    transaction already began with BEGIN IMMEDIATE (see database.py), which
-    holds the database write lock; FOR UPDATE is a no-op there.
-    """
-    stmt = (select(Event).where(Event.id == event_id).with_for_update()
-            .execution_options(populate_existing=True))
-    event = db.session.execute(stmt).scalar_one_or_none()
-    if event is None:
-        raise NotFound()
-    return event
-
-
-def occupancy(event: Event) -> Occupancy:
-    seats = db.session.execute(
-        select(func.count(Participant.id)).join(Registration)
-        .where(Registration.event_id == event.id, Registration.status == CONFIRMED)
-    ).scalar_one()
-    rows = db.session.execute(
-        select(Registration.category, func.count(Registration.id))
-        .where(Registration.event_id == event.id, Registration.status == CONFIRMED)
-        .group_by(Registration.category)
-    ).all()
-    return Occupancy(seats=seats, institutions={category: count for category, count in rows})
-
-
-def _waiting_list(event: Event) -> list[Registration]:
-    stmt = (select(Registration).where(Registration.event_id == event.id, Registration.status == WAITLISTED)
-            .order_by(Registration.queued_at, Registration.id))
-    return list(db.session.execute(stmt).scalars())
-
-
-def waiting_list_position(registration: Registration) -> int | None:
-    """1 for the first in the queue for seats; None if the declaration is not waiting."""
-    if registration.status != WAITLISTED:
-        return None
-    queue = [waiting.id for waiting in _waiting_list(registration.event)]
-    return queue.index(registration.id) + 1 if registration.id in queue else None
-
-
-def promote_waiting_list(event: Event) -> list[Registration]:
-    """Confirm waiting declarations in the order they came, as far as seats and quotas allow.
-
-    One that does not fit keeps its place and does not block smaller ones
-    behind it. The caller holds the event lock and commits.
-    """
-    taken = occupancy(event)
-    promoted = []
-    for registration in _waiting_list(event):
-        if taken.fits(event, registration.seats, registration.category):
-            taken.take(registration.seats, registration.category)
-            registration.status = CONFIRMED
-            registration.decided_at = registration.updated_at = utcnow()
-            promoted.append(registration)
-    db.session.flush()
-    return promoted
-
-
-def _place(event: Event, registration: Registration, taken: Occupancy) -> str:
-    if taken.fits(event, registration.seats, registration.category):
-        taken.take(registration.seats, registration.category)
-        return CONFIRMED
-    return WAITLISTED
 
 
 # --- input -------------------------------------------------------------------
@@ -304,6 +213,16 @@ def _apply(registration: Registration, values: dict) -> None:
         registration.scan = scan
 
 
+def _meeting(event_id: int) -> Event:
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise NotFound()
+    if not event.contact_email and event.created_by_id is not None:
+        # Who gets the organiser's copy: loaded now, not under the lock.
+        _ = event.created_by
+    return event
+
+
 def declare(event_id: int, data: dict, *, invitation_token: str | None = None, idempotency_key: str | None = None,
             now: datetime | None = None) -> Registration:
     """Declare participation online, through a personal link or the public form of an open meeting.
@@ -314,24 +233,29 @@ def declare(event_id: int, data: dict, *, invitation_token: str | None = None, i
     second declaration on one invitation, NotFound for a bad link.
     """
     now = now or utcnow()
+    # Before the lock: the link, the meeting and the input. The meeting is read again under the lock.
     invitation = find_invitation(invitation_token) if invitation_token is not None else None
     if invitation is not None and invitation.event_id != event_id:
         raise NotFound()
+    event = _meeting(event_id)
+    _check_open(event, invitation, now)
+    values = clean_declaration(event, data)
+    if event.scan_required and values["scan"] is None:
+        raise ValidationFailed(fields={"scan": _l("Attach the signed declaration (PDF, JPEG or PNG).")})
+
     event = lock_event(event_id)
-    repeated = _find_by_idempotency_key(event, idempotency_key)
-    if repeated is not None:
-        return repeated
+    _check_open(event, invitation, now)  # as it is now: it may have changed while we parsed
+    return _create_or_reopen(event, invitation, values, channel=Channel.ONLINE.value, counted_at=now,
+                             idempotency_key=idempotency_key, now=now, entered_by=None)
+
+
+def _check_open(event: Event, invitation: Invitation | None, now: datetime) -> None:
     if not event.is_published:
         raise DeclarationsClosed(_l("This meeting is not open for declarations."))
     if not declarations_open(event, now):
         raise DeadlinePassed()
     if invitation is None and event.invite_only:
         raise Forbidden(_l("Participation in this meeting is by invitation only. Use the personal link from your invitation."))
-    values = clean_declaration(event, data)
-    if event.scan_required and values["scan"] is None:
-        raise ValidationFailed(fields={"scan": _l("Attach the signed declaration (PDF, JPEG or PNG).")})
-    return _create_or_reopen(event, invitation, values, channel=Channel.ONLINE.value, counted_at=now,
-                             idempotency_key=idempotency_key, now=now, entered_by=None)
 
 
 def enter_declaration(user: User, event_id: int, data: dict, *, channel: str, counted_at: datetime,
@@ -342,7 +266,7 @@ def enter_declaration(user: User, event_id: int, data: dict, *, channel: str, co
     sending date) is on or before it.
     """
     now = now or utcnow()
-    event = lock_event(event_id)
+    event = _meeting(event_id)
     require_manage(user, event)
     if channel not in {Channel.POST.value, Channel.EMAIL_SCAN.value}:
         raise ValidationFailed(fields={"channel": _l("Choose how the declaration came: by post or as a scan by e-mail.")})
@@ -350,10 +274,6 @@ def enter_declaration(user: User, event_id: int, data: dict, *, channel: str, co
         raise ValidationFailed(fields={"counted_at": _l("Give the date that counts (postmark or sending date).")})
     if counted_at > now:
         raise ValidationFailed(fields={"counted_at": _l("The date that counts cannot be in the future.")})
-    if counted_at > event.declaration_deadline:
-        raise DeadlinePassed(_l("The date that counts is after the declaration deadline."))
-    if event.is_cancelled:
-        raise DeclarationsClosed(_l("The meeting is cancelled."))
     invitation = None
     if invitation_id is not None:
         invitation = db.session.get(Invitation, invitation_id)
@@ -361,28 +281,60 @@ def enter_declaration(user: User, event_id: int, data: dict, *, channel: str, co
             raise NotFound()
     # The signed paper carries the consents; the organiser's entry records it.
     values = clean_declaration(event, data, require_consents=False)
+    event = lock_event(event_id)
+    require_manage(user, event)
+    if counted_at > event.declaration_deadline:
+        raise DeadlinePassed(_l("The date that counts is after the declaration deadline."))
+    if event.is_cancelled:
+        raise DeclarationsClosed(_l("The meeting is cancelled."))
     return _create_or_reopen(event, invitation, values, channel=channel, counted_at=counted_at,
                              idempotency_key=None, now=now, entered_by=user)
+
+
+def _earlier(event: Event, invitation: Invitation | None, values: dict, idempotency_key: str | None,
+             check_duplicate: bool) -> tuple[Registration | None, Registration | None, bool]:
+    """One indexed read under the lock: (the declaration with this idempotency key, the invitation's
+    declaration, whether the same institution already declared with this address on the open form)."""
+    conditions = []
+    if idempotency_key:
+        conditions.append(Registration.idempotency_key == idempotency_key)
+    if invitation is not None:
+        conditions.append(Registration.invitation_id == invitation.id)
+    if check_duplicate:
+        conditions.append(and_(Registration.status.in_(ACTIVE_STATUSES),
+                               func.lower(Registration.email) == values["email"].lower(),
+                               func.lower(Registration.institution) == values["institution"].lower()))
+    if not conditions:
+        return None, None, False
+    rows = db.session.execute(select(Registration).where(Registration.event_id == event.id, or_(*conditions))
+                              .execution_options(populate_existing=True)).scalars().all()
+    repeated = next((r for r in rows if idempotency_key and r.idempotency_key == idempotency_key), None)
+    own = next((r for r in rows if invitation is not None and r.invitation_id == invitation.id), None)
+    if invitation is not None:
+        # What this read found is the invitation's declaration: no second query for the relationship.
+        set_committed_value(invitation, "registration", own)
+    duplicate = check_duplicate and any(
+        r.status in ACTIVE_STATUSES and r.email.lower() == values["email"].lower()
+        and r.institution.lower() == values["institution"].lower() for r in rows)
+    return repeated, own, duplicate
 
 
 def _create_or_reopen(event: Event, invitation: Invitation | None, values: dict, *, channel: str,
                       counted_at: datetime, idempotency_key: str | None, now: datetime,
                       entered_by: User | None) -> Registration:
-    registration = invitation.registration if invitation is not None else None
-    if registration is not None and registration.status != WITHDRAWN:
+    repeated, registration, duplicate = _earlier(event, invitation, values, idempotency_key,
+                                                 check_duplicate=invitation is None and entered_by is None)
+    if repeated is not None:
+        return repeated
+    if registration is not None and registration.status != RegistrationStatus.WITHDRAWN.value:
         raise AlreadyDeclared()
-    if invitation is None and entered_by is None:
-        duplicate = db.session.execute(select(Registration.id).where(
-            Registration.event_id == event.id, Registration.status.in_(ACTIVE_STATUSES),
-            func.lower(Registration.email) == values["email"].lower(),
-            func.lower(Registration.institution) == values["institution"].lower(),
-        )).first()
-        if duplicate is not None:
-            raise AlreadyDeclared(_l("This institution has already declared participation with this e-mail address."))
+    if duplicate:
+        raise AlreadyDeclared(_l("This institution has already declared participation with this e-mail address."))
     # Count seats before the new declaration joins the session, so it is not counted itself.
     taken = occupancy(event)
     if registration is None:
-        registration = Registration(event=event, invitation=invitation, manage_token=new_token(), created_at=now)
+        registration = Registration(event=event, invitation=invitation, manage_token=new_token(), created_at=now,
+                                    scan=None)
         db.session.add(registration)
     _apply(registration, values)
     registration.channel = channel
@@ -393,15 +345,19 @@ def _create_or_reopen(event: Event, invitation: Invitation | None, values: dict,
     registration.withdrawn_at = None
     registration.updated_at = now
     if event.moderated:
-        registration.status = PENDING
+        registration.status = RegistrationStatus.PENDING.value
     else:
-        registration.status = _place(event, registration, taken)
+        registration.status = place(event, registration, taken)
         registration.decided_at = now
     if invitation is not None:
         invitation.answered_at = now
         invitation.declined_at = None
     db.session.flush()
-    hooks.registration_created(registration)
+    position = None
+    if registration.status == RegistrationStatus.WAITLISTED.value:
+        # Online, the newest declaration is last in the queue: no need to count again.
+        position = taken.waiting + 1 if entered_by is None else waiting_list_position(registration)
+    signals.declaration_created.send(registration, waiting_position=position)
     db.session.commit()
     return registration
 
@@ -416,14 +372,14 @@ def update_declaration(manage_token: str, data: dict, *, now: datetime | None = 
     registration = find_registration(manage_token)
     event = lock_event(registration.event_id)
     db.session.refresh(registration)
-    if registration.status in (WITHDRAWN, REJECTED):
+    if registration.status in (RegistrationStatus.WITHDRAWN.value, RegistrationStatus.REJECTED.value):
         raise InvalidState(_l("This declaration was withdrawn or rejected and cannot be changed."))
     if not declarations_open(event, now):
         raise DeadlinePassed(_l("The declaration deadline has passed; changes are no longer possible. Please contact the organiser."))
     values = clean_declaration(event, {**_as_input(registration), **data})
     if event.scan_required and values["scan"] is None and registration.scan is None:
         raise ValidationFailed(fields={"scan": _l("Attach the signed declaration (PDF, JPEG or PNG).")})
-    if registration.status == CONFIRMED:
+    if registration.status == RegistrationStatus.CONFIRMED.value:
         taken = occupancy(event)
         taken.release(registration.seats, registration.category)
         if not taken.fits(event, len(values["participants"]), values["category"]):
@@ -448,12 +404,11 @@ def _as_input(registration: Registration) -> dict:
     }
 
 
-def _announce(changed: Registration | None, previous: str | None, promoted: list[Registration]) -> None:
-    if changed is not None and previous is not None and changed.status != previous:
-        hooks.registration_status_changed(changed, previous)
-    for registration in promoted:
-        if registration is not changed:
-            hooks.registration_status_changed(registration, WAITLISTED)
+def _announce(changed: Registration, previous: str, promoted: list[Registration]) -> None:
+    """Announce the change of `changed` (a promotion announced itself in `seats`)."""
+    if changed.status != previous and changed not in promoted:
+        signals.declaration_status_changed.send(changed, previous=previous,
+                                                waiting_position=waiting_list_position(changed))
 
 
 def withdraw(manage_token: str, *, now: datetime | None = None) -> Registration:
@@ -462,7 +417,7 @@ def withdraw(manage_token: str, *, now: datetime | None = None) -> Registration:
     registration = find_registration(manage_token)
     event = lock_event(registration.event_id)
     db.session.refresh(registration)
-    if registration.status == WITHDRAWN:
+    if registration.status == RegistrationStatus.WITHDRAWN.value:
         return registration
     if not declarations_open(event, now):
         raise DeadlinePassed(_l("The declaration deadline has passed; please contact the organiser to withdraw."))
@@ -474,14 +429,14 @@ def withdraw_by_organiser(user: User, registration: Registration, *, now: dateti
     event = lock_event(registration.event_id)
     require_manage(user, event)
     db.session.refresh(registration)
-    if registration.status == WITHDRAWN:
+    if registration.status == RegistrationStatus.WITHDRAWN.value:
         return registration
     return _withdraw(event, registration, now)
 
 
 def _withdraw(event: Event, registration: Registration, now: datetime) -> Registration:
     previous = registration.status
-    registration.status = WITHDRAWN
+    registration.status = RegistrationStatus.WITHDRAWN.value
     registration.withdrawn_at = registration.updated_at = now
     if registration.invitation is not None:
         registration.invitation.answered_at = now
@@ -500,18 +455,19 @@ def decide(user: User, registration: Registration, accept: bool, *, now: datetim
     db.session.refresh(registration)
     previous = registration.status
     if accept:
-        if previous not in (PENDING, REJECTED):
+        if previous not in (RegistrationStatus.PENDING.value, RegistrationStatus.REJECTED.value):
             raise InvalidState(_l("Only a declaration awaiting approval or a rejected one can be accepted."))
-        registration.queued_at = now if previous == REJECTED else registration.queued_at
-        registration.status = _place(event, registration, occupancy(event))
+        registration.queued_at = now if previous == RegistrationStatus.REJECTED.value else registration.queued_at
+        registration.status = place(event, registration, occupancy(event))
         promoted = []
     else:
         if previous not in ACTIVE_STATUSES:
             raise InvalidState(_l("This declaration cannot be rejected any more."))
-        registration.status = REJECTED
+        registration.status = RegistrationStatus.REJECTED.value
         db.session.flush()
         promoted = promote_waiting_list(event)
     registration.decided_at = registration.updated_at = now
+    db.session.flush()
     _announce(registration, previous, promoted)
     db.session.commit()
     return registration
@@ -540,7 +496,7 @@ def replace_manage_link(user: User, registration: Registration) -> Registration:
     registration.manage_token = new_token()
     registration.updated_at = utcnow()
     db.session.flush()
-    hooks.manage_link_replaced(registration)
+    signals.manage_link_replaced.send(registration)
     db.session.commit()
     return registration
 

@@ -1,7 +1,6 @@
 """The organiser's side of declarations: lists, decisions, paper entries, scans."""
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime, time
 
@@ -16,13 +15,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ..errors import AlreadyDeclared, DeadlinePassed, DeclarationsClosed, NotFound, ValidationFailed
-from ..events.models import CATEGORY_LABELS, InstitutionCategory
-from ..events.overview import event_declaration, event_declarations
+from ..events.models import CATEGORY_LABELS
+from ..events.overview import event_declaration
 from ..events.services import get_managed_event
 from ..extensions import db
 from ..invitations.services import list_invitations
-from ..timeutil import LocalTimeError, localize, to_local
+from ..timeutil import LocalTimeError, localize
 from .models import CHANNEL_LABELS, REGISTRATION_STATUS_LABELS, Channel, RegistrationStatus
+from .organiser_lists import STATUSES, Labels, declarations_csv, declarations_page
 from .services import (UploadedScan, clean_declaration, decide, enter_declaration, replace_manage_link,
                        withdraw_by_organiser)
 
@@ -44,24 +44,29 @@ def _label(labels: dict, enum_type, value: str) -> str:
 
 # --- the list ----------------------------------------------------------------
 
+def _list_position() -> dict:
+    """The page and status filter the organiser was looking at (the list's query, kept by its forms)."""
+    position = {}
+    if request.args.get("status") in STATUSES:
+        position["status"] = request.args["status"]
+    if request.args.get("page", type=int, default=1) > 1:
+        position["page"] = request.args.get("page", type=int)
+    return position
+
+
 @bp.get("/organiser/events/<int:event_id>/declarations")
 @login_required
 def index(event_id: int):
     event = get_managed_event(current_user, event_id)
-    rows = [{
-        "registration": registration,
-        "status_label": _label(REGISTRATION_STATUS_LABELS, RegistrationStatus, registration.status),
-        "category_label": _label(CATEGORY_LABELS, InstitutionCategory, registration.category),
-        "channel_label": _label(CHANNEL_LABELS, Channel, registration.channel),
-        "participants": list(registration.participants),
-        "has_scan": registration.scan is not None,
-        "invited": registration.invitation is not None,
-    } for registration in event_declarations(event)]
-    return render_template("declarations/index.html", event=event, rows=rows)
+    position = _list_position()
+    listing = declarations_page(event, page=position.get("page", 1), status=position.get("status"))
+    return render_template("declarations/index.html", event=event, listing=listing, rows=listing.rows,
+                           position=position, status_labels=Labels.current().status)
 
 
 def _back(event_id: int):
-    return redirect(url_for("declarations.index", event_id=event_id))
+    # Back to the page and filter the decision was made on.
+    return redirect(url_for("declarations.index", event_id=event_id, **_list_position()))
 
 
 @bp.post("/organiser/events/<int:event_id>/declarations/<int:registration_id>/decide")
@@ -117,38 +122,11 @@ def scan(event_id: int, registration_id: int):
 
 # --- CSV export --------------------------------------------------------------
 
-def _cell(value) -> str:
-    """Text for a spreadsheet cell; a leading = + - @ would make Excel run it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/organiser/events/<int:event_id>/declarations.csv")
 @login_required
 def export_csv(event_id: int):
     event = get_managed_event(current_user, event_id)
-    out = io.StringIO()
-    # Semicolons and a BOM: what Excel with Polish regional settings opens correctly by double-click.
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_("Institution"), _("Category"), _("Status"), _("Channel"), _("Date that counts"),
-                     _("Contact person"), _("E-mail"), _("Phone"), _("Seats"), _("Participants"),
-                     _("Special needs"), _("Notes"), _("Invited")])
-    for registration in event_declarations(event):
-        people = registration.participants
-        writer.writerow([_cell(v) for v in (
-            registration.institution,
-            _label(CATEGORY_LABELS, InstitutionCategory, registration.category),
-            _label(REGISTRATION_STATUS_LABELS, RegistrationStatus, registration.status),
-            _label(CHANNEL_LABELS, Channel, registration.channel),
-            to_local(registration.counted_at, event.timezone).strftime("%Y-%m-%d %H:%M"),
-            registration.contact_name, registration.email, registration.phone, len(people),
-            ", ".join(f"{p.name} ({p.position})" if p.position else p.name for p in people),
-            "; ".join(f"{p.name}: {p.needs}" for p in people if p.needs),
-            registration.notes,
-            _("yes") if registration.invitation_id else _("no"),
-        )])
-    body = ("\ufeff" + out.getvalue()).encode("utf-8")
-    return Response(body, content_type="text/csv; charset=utf-8", headers={
+    return Response(declarations_csv(event), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="declarations-{event.id}.csv"',
         "Cache-Control": "private, no-store",
     })

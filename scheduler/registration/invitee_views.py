@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from ..errors import AlreadyDeclared, DeclarationsClosed, EventFull, Forbidden, InvalidState, NotFound, \
     ValidationFailed
 from ..events.models import CATEGORY_LABELS, Event, InstitutionCategory
+from ..database import write_transaction
 from ..events.services import declarations_open, get_event
 from ..extensions import db
 from ..security import limit_declarations_per_address, limit_declarations_per_link
@@ -96,7 +97,10 @@ def _invitation_page(invitation, *, form=None, problem=None, status: int = 200):
 @bp.get("/i/<token>")
 def invitation_page(token: str):
     invitation = find_invitation(token)
-    mark_opened(invitation)
+    if invitation.opened_at is None:
+        # The first opening is recorded; the page itself only reads, so the write gets its own transaction.
+        with write_transaction():
+            mark_opened(invitation)
     return _invitation_page(invitation)
 
 

@@ -1,0 +1,89 @@
+"""A meeting's reminder settings and the moments they give, from its current deadline and start.
+
+Part of the meeting (events) because validating a meeting needs it; the
+notifications feature turns due moments into e-mails (notifications/reminders.py).
+A reminder is never stored ahead of time: moving the deadline or the start
+moves its moments by themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from pydantic import TypeAdapter, ValidationError
+
+from .models import DEFAULT_REMINDERS, Event
+
+BEFORE_DEADLINE = "before_deadline"
+BEFORE_MEETING = "before_meeting"
+DEADLINE_SUMMARY = "deadline_summary"
+OFFSET_KINDS = (BEFORE_DEADLINE, BEFORE_MEETING)
+MAX_OFFSETS = 5
+MAX_OFFSET = timedelta(days=90)
+_DURATION = TypeAdapter(timedelta)
+
+
+class OffsetError(ValueError):
+    pass
+
+
+def parse_offset(text) -> timedelta:
+    """An ISO 8601 duration such as P3D, PT2H or PT5M, positive and at most 90 days."""
+    if not isinstance(text, str) or not text.upper().startswith("P"):
+        raise OffsetError(_l("Use an ISO 8601 duration such as P3D, P1D, PT2H or PT5M."))
+    try:
+        offset = _DURATION.validate_python(text.upper())
+    except ValidationError as exc:
+        raise OffsetError(_l("Use an ISO 8601 duration such as P3D, P1D, PT2H or PT5M.")) from exc
+    if offset <= timedelta(0) or offset > MAX_OFFSET:
+        raise OffsetError(_l("A reminder offset must be more than zero and at most 90 days."))
+    return offset
+
+
+def clean_reminders(value, errors: dict) -> dict:
+    """Validate an event's `reminders` setting; missing kinds take the defaults."""
+    if value in (None, ""):
+        return {kind: list(offsets) for kind, offsets in DEFAULT_REMINDERS.items()}
+    if not isinstance(value, dict) or set(value) - set(OFFSET_KINDS):
+        errors["reminders"] = _l("Reminders must list offsets for before_deadline and before_meeting.")
+        return {}
+    cleaned = {}
+    for kind in OFFSET_KINDS:
+        offsets = value.get(kind, DEFAULT_REMINDERS[kind])
+        if not isinstance(offsets, list) or len(offsets) > MAX_OFFSETS:
+            errors[f"reminders.{kind}"] = _l("Give at most %(n)d offsets.", n=MAX_OFFSETS)
+            continue
+        seen = []
+        for text in offsets:
+            try:
+                parse_offset(text)
+            except OffsetError as exc:
+                errors[f"reminders.{kind}"] = exc.args[0]
+                break
+            if text.upper() not in seen:
+                seen.append(text.upper())
+        cleaned[kind] = sorted(seen, key=parse_offset, reverse=True)
+    return cleaned
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    kind: str
+    offset: str
+    due_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.offset}"
+
+
+def schedule(event: Event) -> list[PlannedReminder]:
+    """Every reminder moment of the meeting, from its current deadline and start, in time order."""
+    settings = event.reminders or DEFAULT_REMINDERS
+    planned = [PlannedReminder(BEFORE_DEADLINE, offset, event.declaration_deadline - parse_offset(offset))
+               for offset in settings.get(BEFORE_DEADLINE, [])]
+    planned += [PlannedReminder(BEFORE_MEETING, offset, event.starts_at - parse_offset(offset))
+                for offset in settings.get(BEFORE_MEETING, [])]
+    planned.append(PlannedReminder(DEADLINE_SUMMARY, "PT0S", event.declaration_deadline))
+    return sorted(planned, key=lambda p: p.due_at)
