@@ -74,7 +74,7 @@ def test_the_status_filter_is_kept_across_pages_and_after_an_action(client, orga
 
     assert sorted(declaration_ids(first) + declaration_ids(second)) == sorted(waiting)
     assert 'class="declaration-confirmed"' not in first + second
-    assert "On the waiting list (53)" in first and "All (55)" in first  # the filter links count each status
+    assert "Waiting list (53)" in first and "All (55)" in first  # the filter links count each status
 
     # Withdrawing from page 2 of the filtered list comes back to page 2 of the filtered list.
     target = declaration_ids(second)[0]

@@ -77,6 +77,17 @@ def test_the_api_refuses_control_characters_by_field_in_meetings_declarations_an
     assert _count(Invitation) == 0
 
 
+def test_a_meetings_statements_to_accept_refuse_control_characters_too(client):
+    headers = {"Authorization": f"Bearer {make.api_token(make.user())}"}
+
+    meeting = client.post("/api/v1/events?lang=en", headers=headers,
+                          json=meeting_body(statements=["Oświadczam, że\u2028zapoznałem się z regulaminem"]))
+
+    assert meeting.status_code == 422
+    assert meeting.get_json()["error"]["fields"] == {"statements": CONTROL}
+    assert _count(Event) == 0
+
+
 def test_undecodable_bytes_in_an_urlencoded_form_are_refused_not_stored_as_percent_escapes(client):
     make.login(client, make.user())
     body = urlencode(meeting_form(title="Spotkanie")).replace("title=Spotkanie", "title=Spotkanie%FF%FE")

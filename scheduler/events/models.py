@@ -131,6 +131,9 @@ class Event(db.Model):
     reminders: Mapped[dict] = mapped_column(JSON, default=lambda: dict(DEFAULT_REMINDERS))
     # Reminders the organiser chose not to send, as "kind:offset" keys.
     skipped_reminders: Mapped[list] = mapped_column(JSON, default=list)
+    # The earliest reminder moment the planner has not handled yet; None: none left or not published. Kept by
+    # events/reminder_settings.py whenever what the moments depend on changes, and by the planner after a pass.
+    reminders_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     organisation: Mapped[Organisation] = relationship()
     created_by: Mapped[User | None] = relationship()

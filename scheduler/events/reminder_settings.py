@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import event as sa_event
+from sqlalchemy import inspect
 
-from .models import DEFAULT_REMINDERS, Event
+from .models import DEFAULT_REMINDERS, Event, EventStatus
 
 BEFORE_DEADLINE = "before_deadline"
 BEFORE_MEETING = "before_meeting"
@@ -87,3 +89,37 @@ def schedule(event: Event) -> list[PlannedReminder]:
                 for offset in settings.get(BEFORE_MEETING, [])]
     planned.append(PlannedReminder(DEADLINE_SUMMARY, "PT0S", event.declaration_deadline))
     return sorted(planned, key=lambda p: p.due_at)
+
+
+# What the moments, and whether they go at all, depend on.
+_MOMENT_FIELDS = ("declaration_deadline", "starts_at", "reminders", "skipped_reminders", "status")
+
+
+def first_moment(event: Event) -> datetime | None:
+    """The earliest reminder moment of a published meeting (past or not); None for a draft or a cancelled one."""
+    if event.status != EventStatus.PUBLISHED.value or event.declaration_deadline is None or event.starts_at is None:
+        return None
+    return min((planned.due_at for planned in schedule(event)), default=None)
+
+
+def _look_again(_mapper, _connection, event: Event) -> None:
+    """Whenever what a meeting's reminder moments depend on changes, the planner looks at all of them again.
+
+    One place for every way a meeting changes (the services, the API, the
+    demo data, a test setting a column): the planner finds due meetings by
+    `reminders_due_at` alone (an indexed range, so an idle tick is one cheap
+    query). Looking again is idempotent: the outbox's dedupe key keeps what
+    was planned before from going twice, and a moment past its grace is only
+    recorded as missed if nothing was planned for it.
+    """
+    state = inspect(event)
+    if any(state.attrs[name].history.has_changes() for name in _MOMENT_FIELDS):
+        event.reminders_due_at = first_moment(event)
+
+
+def _first_look(_mapper, _connection, event: Event) -> None:
+    event.reminders_due_at = first_moment(event)
+
+
+sa_event.listen(Event, "before_insert", _first_look)
+sa_event.listen(Event, "before_update", _look_again)

@@ -19,7 +19,7 @@ from ..errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from ..extensions import db
 from ..seats import declarations_open, lock_event, promote_waiting_list, room_for_confirmed
 from ..timeutil import LocalTimeError, is_valid_zone, localize
-from ..validation import clean_email, clean_int, clean_text
+from ..validation import clean_email, clean_int, clean_text, text_problem
 from . import signals
 from .models import Event, EventKind, EventStatus, InstitutionCategory
 from .reminder_settings import clean_reminders
@@ -121,6 +121,11 @@ def _clean_statements(value, errors: dict) -> list[str]:
         errors["statements"] = _l("At most %(limit)d statements.", limit=MAX_STATEMENTS)
     elif any(len(s) > MAX_STATEMENT_LENGTH for s in statements):
         errors["statements"] = _l("A statement may have at most %(limit)d characters.", limit=MAX_STATEMENT_LENGTH)
+    else:
+        # Each statement is one line of a checkbox label (and of the .ics description): the free-text rule.
+        problem = next((p for p in (text_problem(s) for s in statements) if p is not None), None)
+        if problem is not None:
+            errors["statements"] = problem
     return statements
 
 

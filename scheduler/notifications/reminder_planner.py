@@ -1,93 +1,191 @@
-"""Turns reminder moments that have come into outbox messages, exactly once each.
+"""Turns reminder moments that have come into outbox messages, exactly once each, in set-based SQL.
 
-Called by the clock on every tick (and by tests with a chosen `now`). The
-outbox's unique dedupe key is what makes a reminder go out once, whatever
-number of planners run; the pre-send check registered below drops a
-reminder whose recipient stopped needing it while it waited.
+Called by the clock on every tick (and by tests with a chosen `now`).
+
+Finding due work is one indexed query: each meeting keeps `reminders_due_at`,
+the earliest reminder moment not handled yet (set again by
+events/reminder_settings.py whenever the deadline, the start, the offsets,
+the skips or the status change). An idle tick is that one query, however
+many meetings and invitees exist.
+
+A due meeting is handled under its row lock (two planners take turns; the
+second finds nothing left): each (kind, offset) whose moment has come since
+the last pass becomes ONE `INSERT … SELECT … ON CONFLICT (dedupe_key) DO
+NOTHING` into the outbox, the recipients chosen in SQL
+(`reminders.recipients_query`), with the dedupe key
+`reminder:<meeting>:<kind>:<offset>:<recipient>`, a compact payload and a
+Message-ID fixed at planning. Then `reminders_due_at` moves to the next moment
+still to come. A moment past its grace (REMINDER_GRACE, e.g. after downtime)
+is not sent late: it is recorded as a skipped "missed" row, which the
+organiser's reminders page shows, and logged.
+
+The outbox's unique dedupe key is what makes a reminder go out once, whatever
+number of planners run or however often a meeting is looked at again; the
+dispatcher's pre-send rule (wanted.py → `reminders.reminder_unwanted`) drops a
+reminder whose recipient stopped needing it while it waited. Recipients are
+chosen when the moment comes: someone invited later within the grace does not
+get that reminder (the meeting is not re-planned every tick).
 """
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import JSON, String, and_, case, cast, func, literal, null, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..auth.access import require_manage
-from ..database import utcnow
+from ..database import UTCDateTime, utcnow
 from ..errors import NotFound
 from ..events.models import Event, EventStatus
 from ..extensions import db
+from ..seats import lock_event
 from . import reminders
-from .messages import plan, row
+from .messages import language_of, organiser_address, plan, row, subject_line
 from .models import Message, MessageStatus
-from .reminders import BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, PlannedReminder, Recipient
+from .reminders import BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, PlannedReminder
 
 log = logging.getLogger(__name__)
 
 # Meetings that started longer ago than this have nothing left to remind about.
 LOOKBACK = timedelta(days=2)
 
-
-def _already_planned(event: Event, planned: PlannedReminder) -> set[str]:
-    prefix = f"reminder:{event.id}:{planned.kind}:{planned.offset}:"
-    keys = db.session.execute(select(Message.dedupe_key).where(
-        Message.event_id == event.id, Message.dedupe_key.startswith(prefix, autoescape=True))).scalars()
-    return set(keys)
-
-
-def _queue_reminder(event: Event, planned: PlannedReminder, recipient: Recipient, key: str) -> bool:
-    common = dict(event=event, recipient=recipient.email, language=recipient.language, dedupe_key=key,
-                  subject=f"reminder_{planned.kind}")
-    if planned.kind == BEFORE_DEADLINE:
-        planned_row = row(**common, kind="reminder_before_deadline", template="reminder_deadline", link="personal",
-                          invitation_id=recipient.invitation.id)
-    elif planned.kind == BEFORE_MEETING:
-        registration = recipient.registration
-        planned_row = row(**common, kind="reminder_before_meeting", template="reminder_meeting", link="manage",
-                          registration_id=registration.id, invitation_id=registration.invitation_id,
-                          ics_method="REQUEST", attendee={"partstat": "ACCEPTED"},
-                          status=registration.status, seats=registration.seats)
-    else:
-        planned_row = row(**common, kind="reminder_deadline_summary", template="deadline_summary", link="organiser")
-    return plan([planned_row]) == 1
+# kind -> (outbox kind, template, link, calendar METHOD, attendee)
+_LAYOUT = {
+    BEFORE_DEADLINE: ("reminder_before_deadline", "reminder_deadline", "personal", None, None),
+    BEFORE_MEETING: ("reminder_before_meeting", "reminder_meeting", "manage", "REQUEST", {"partstat": "ACCEPTED"}),
+    DEADLINE_SUMMARY: ("reminder_deadline_summary", "deadline_summary", "organiser", None, None),
+}
 
 
-def _plan_event(event: Event, now: datetime, counts: dict) -> None:
-    for planned in reminders.schedule(event):
-        if planned.due_at > now or planned.key in (event.skipped_reminders or []):
-            continue
-        stale = reminders.is_stale(event, planned, now)
-        if stale:
-            marker = f"reminder:{event.id}:{planned.kind}:{planned.offset}:missed:{planned.due_at.isoformat()}"
-            if marker not in _already_planned(event, planned):
-                # Recorded once, so the organiser sees it in the mail log and the next tick stays quiet.
-                log.warning("reminder %s of event %s not sent: %s", planned.key, event.id, stale)
-                db.session.add(Message(event_id=event.id, kind=f"reminder_{planned.kind}", recipient="",
-                                       subject=planned.key, body_text="", dedupe_key=marker, due_at=now,
-                                       status=MessageStatus.SKIPPED.value, last_error=stale))
-                counts["missed"] += 1
-            continue
-        done = _already_planned(event, planned)
-        for recipient in reminders.recipients(event, planned.kind):
-            key = reminders.dedupe_key(event, planned, recipient)
-            if key not in done and _queue_reminder(event, planned, recipient, key):
-                counts["queued"] += 1
+def _insert(table):
+    return (postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def _json(text_expression):
+    """A JSON value built as text in SQL: PostgreSQL needs the cast, SQLite stores the text as it is."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(text_expression, JSON)
+    return type_coerce(func.json(text_expression), JSON)
+
+
+def _payload(kind: str, seats_column=None):
+    """The compact payload of `messages.row`, as SQL text; the seats of a meeting reminder are each row's own."""
+    _kind, template, link, _method, attendee = _LAYOUT[kind]
+    head = json.dumps({"template": template, "subject": f"reminder_{kind}", "link": link, "attendee": attendee})
+    if kind != BEFORE_MEETING:
+        return _json(literal(head[:-1] + ', "facts": {}}', String))
+    # Frozen when planned, as for any declaration message: the status and the seats at this moment.
+    facts = f', "facts": {{"status": "{reminders.RegistrationStatus.CONFIRMED.value}", "seats": '
+    return _json(literal(head[:-1] + facts, String) + cast(seats_column, String) + literal("}}", String))
+
+
+def _plan_reminder(event: Event, planned: PlannedReminder, now: datetime) -> int:
+    """Queue one planned reminder for everyone who should get it now; one statement; return how many were new."""
+    outbox_kind, template, link, method, attendee = _LAYOUT[planned.kind]
+    prefix = reminders.key_prefix(event.id, planned)
+    if planned.kind == DEADLINE_SUMMARY:
+        address = organiser_address(event)
+        if not address:
+            return 0
+        return plan([row(event=event, kind=outbox_kind, template=template, subject=f"reminder_{planned.kind}",
+                         recipient=address, language="pl", dedupe_key=prefix + "organiser", link=link)])
+    config = current_app.config
+    recipients = reminders.recipients_query(event, planned.kind).subquery()
+    languages = list(config["LANGUAGES"])
+    default = config["BABEL_DEFAULT_LOCALE"]
+    language = case((recipients.c.language.in_(languages), recipients.c.language), else_=literal(default))
+    subjects = {code: subject_line(event, f"reminder_{planned.kind}", language_of(code), {}) for code in languages}
+    subject = case(subjects, value=language, else_=literal(subjects.get(default, "")))
+    key = literal(prefix) + recipients.c.key
+    # Fixed at planning, so a repeat after a lost SMTP answer carries the same one. RFC 5322 msg-id: the key with
+    # its colons as dots is a dot-atom (kinds, offsets and ids hold no dots), unique per row as the key is; the
+    # random part makes it unique beyond this database.
+    message_id = (literal("<") + func.replace(key, ":", ".") + literal(f".{uuid.uuid4().hex}@")
+                  + literal(config["MAIL_MESSAGE_ID_DOMAIN"]) + literal(">"))
+    horizon = timedelta(hours=config["MAIL_RETRY_HORIZON_HOURS"])
+    columns = {
+        "event_id": literal(event.id), "invitation_id": recipients.c.invitation_id,
+        "registration_id": recipients.c.registration_id, "kind": literal(outbox_kind),
+        "recipient": recipients.c.email, "language": language, "subject": subject,
+        "body_text": null(), "body_html": null(), "ics": null(),
+        "ics_method": literal(method) if method else null(), "payload": _payload(planned.kind, recipients.c.seats),
+        "dedupe_key": key, "status": literal(MessageStatus.QUEUED.value), "due_at": literal(now, UTCDateTime),
+        "attempts": literal(0), "deferrals": literal(0), "deliver_by": literal(now + horizon, UTCDateTime),
+        "last_error": literal(""), "created_at": literal(now, UTCDateTime), "message_id": message_id,
+    }
+    table = Message.__table__
+    source = select(*columns.values()).select_from(recipients).where(recipients.c.email != "")
+    stmt = (_insert(table).from_select(list(columns), source, include_defaults=False)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id))
+    return len(db.session.execute(stmt).all())  # (rowcount is not reliable here with psycopg)
+
+
+def _record_missed(event: Event, planned: PlannedReminder, reason: str, now: datetime) -> int:
+    """A moment past its grace: recorded once as a skipped row (the reminders page shows it), never sent late.
+
+    Nothing is recorded when messages of this reminder were planned before (a
+    meeting looked at again after a change).
+    """
+    prefix = reminders.key_prefix(event.id, planned)
+    planned_before = db.session.execute(select(Message.id).where(
+        Message.event_id == event.id, Message.kind == f"reminder_{planned.kind}",
+        Message.dedupe_key.startswith(prefix, autoescape=True)).limit(1)).first()
+    if planned_before:
+        return 0
+    log.warning("reminder %s of event %s not sent: %s", planned.key, event.id, reason)
+    stmt = _insert(Message.__table__).values(
+        event_id=event.id, kind=f"reminder_{planned.kind}", recipient="", language="pl", subject=planned.key,
+        body_text="", body_html="", dedupe_key=f"{prefix}missed:{planned.due_at.isoformat()}", due_at=now,
+        status=MessageStatus.SKIPPED.value, last_error=reason, attempts=0, deferrals=0, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Message.__table__.c.id)
+    return len(db.session.execute(stmt).all())
+
+
+def _plan_event(event_id: int, now: datetime, counts: dict) -> None:
+    """Handle every moment of the meeting that came since its last pass, then wait for the next one."""
+    event = lock_event(event_id)  # a second planner waits here, then finds the moments handled
+    since = event.reminders_due_at
+    if since is None or since > now or event.status != EventStatus.PUBLISHED.value:
+        return
+    next_at = None
+    if event.starts_at >= now - LOOKBACK:
+        skipped = set(event.skipped_reminders or [])
+        for planned in reminders.schedule(event):
+            if planned.due_at > now:
+                next_at = planned.due_at if next_at is None else min(next_at, planned.due_at)
+            elif planned.due_at >= since and planned.key not in skipped:
+                stale = reminders.is_stale(event, planned, now)
+                if stale:
+                    counts["missed"] += _record_missed(event, planned, stale, now)
+                else:
+                    counts["queued"] += _plan_reminder(event, planned, now)
+    # Core UPDATE: not a change the moments depend on, so events/reminder_settings.py leaves it alone.
+    db.session.execute(update(Event).where(Event.id == event.id).values(reminders_due_at=next_at)
+                       .execution_options(synchronize_session=False))
+    set_committed_value(event, "reminders_due_at", next_at)
 
 
 def plan_due_reminders(now: datetime | None = None) -> dict[str, int]:
     """Queue every reminder whose moment has come; skip (and log) those past their grace.
 
-    Commits per meeting, so a failure in one meeting does not hold back the others.
+    One indexed query finds the meetings with a moment due; each is planned
+    and committed on its own, so a failure in one does not hold back the others.
     """
     now = now or utcnow()
     counts = {"queued": 0, "missed": 0}
     event_ids = db.session.execute(select(Event.id).where(
-        Event.status == EventStatus.PUBLISHED.value, Event.starts_at >= now - LOOKBACK)).scalars().all()
+        Event.reminders_due_at <= now, Event.status == EventStatus.PUBLISHED.value)
+        .order_by(Event.reminders_due_at)).scalars().all()
     db.session.commit()
     for event_id in event_ids:
         try:
-            event = db.session.get(Event, event_id)
-            _plan_event(event, now, counts)
+            _plan_event(event_id, now, counts)
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -95,19 +193,18 @@ def plan_due_reminders(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def send_now(user, event: Event, planned_key: str, now: datetime | None = None) -> int:
-    """The organiser sends one planned reminder at once, to the recipients it would have now."""
-    require_manage(user, event)
-    now = now or utcnow()
+def _planned(event: Event, planned_key: str) -> PlannedReminder:
     planned = next((p for p in reminders.schedule(event) if p.key == planned_key), None)
     if planned is None:
         raise NotFound()
-    done = _already_planned(event, planned)
-    queued = 0
-    for recipient in reminders.recipients(event, planned.kind):
-        key = reminders.dedupe_key(event, planned, recipient)
-        if key not in done and _queue_reminder(event, planned, recipient, key):
-            queued += 1
+    return planned
+
+
+def send_now(user, event: Event, planned_key: str, now: datetime | None = None) -> int:
+    """The organiser sends one planned reminder at once, to the recipients it would have now."""
+    require_manage(user, event)
+    planned = _planned(event, planned_key)
+    queued = _plan_reminder(event, planned, now or utcnow())
     db.session.commit()
     return queued
 
@@ -115,25 +212,34 @@ def send_now(user, event: Event, planned_key: str, now: datetime | None = None) 
 def set_skipped(user, event: Event, planned_key: str, skipped: bool) -> Event:
     """The organiser skips a planned reminder (or takes the skip back)."""
     require_manage(user, event)
-    if planned_key not in {p.key for p in reminders.schedule(event)}:
-        raise NotFound()
+    _planned(event, planned_key)
     keys = [k for k in (event.skipped_reminders or []) if k != planned_key]
     event.skipped_reminders = keys + [planned_key] if skipped else keys
     db.session.commit()
     return event
 
 
+def _recipient_count(event: Event, kind: str) -> int:
+    if kind == DEADLINE_SUMMARY:
+        return 1 if organiser_address(event) else 0
+    query = reminders.recipients_query(event, kind).order_by(None).subquery()
+    return db.session.execute(select(func.count()).select_from(query)).scalar_one()
+
+
 def reminder_overview(event: Event, now: datetime | None = None) -> list[dict]:
-    """For the organiser: each planned reminder, when it goes, and what became of it."""
+    """For the organiser: each planned reminder, when it goes, and what became of it (counted in SQL)."""
     now = now or utcnow()
     rows = []
     for planned in reminders.schedule(event):
-        messages = db.session.execute(select(Message).where(
-            Message.event_id == event.id,
-            Message.dedupe_key.startswith(f"reminder:{event.id}:{planned.kind}:{planned.offset}:", autoescape=True))
-        ).scalars().all()
-        sent = sum(1 for m in messages if m.status == MessageStatus.SENT.value)
-        missed = [m for m in messages if ":missed:" in m.dedupe_key]
+        prefix = reminders.key_prefix(event.id, planned)
+        marker = Message.recipient == ""
+        tally = db.session.execute(select(
+            func.count(Message.id),
+            func.coalesce(func.sum(case((and_(Message.status == MessageStatus.SENT.value, ~marker), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((marker, 1), else_=0)), 0),
+        ).where(Message.event_id == event.id, Message.kind == f"reminder_{planned.kind}",
+                Message.dedupe_key.startswith(prefix, autoescape=True))).one()
+        total, sent, missed = tally
         if planned.key in (event.skipped_reminders or []):
             state = "skipped"
         elif planned.due_at > now:
@@ -142,6 +248,6 @@ def reminder_overview(event: Event, now: datetime | None = None) -> list[dict]:
             state = "missed"
         else:
             state = "due"
-        rows.append({"planned": planned, "state": state, "sent": sent, "messages": len(messages) - len(missed),
-                     "recipients": len(reminders.recipients(event, planned.kind)) if state == "planned" else None})
+        rows.append({"planned": planned, "state": state, "sent": sent, "messages": total - missed,
+                     "recipients": _recipient_count(event, planned.kind) if state == "planned" else None})
     return rows

@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -23,6 +24,9 @@ from .models import CHANNEL_LABELS, REGISTRATION_STATUS_LABELS, Participant, Reg
 
 PAGE_SIZE = 50
 STATUSES = tuple(status.value for status in RegistrationStatus)
+# The filter links name the queues as the overview does, shorter than a declaration's own status.
+FILTER_LABELS = {**REGISTRATION_STATUS_LABELS, RegistrationStatus.WAITLISTED: _l("Waiting list"),
+                 RegistrationStatus.PENDING: _l("Awaiting approval")}
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,10 @@ class Labels:
         return cls(status={s.value: str(label) for s, label in REGISTRATION_STATUS_LABELS.items()},
                    category={c.value: str(label) for c, label in CATEGORY_LABELS.items()},
                    channel={c.value: str(label) for c, label in CHANNEL_LABELS.items()})
+
+
+def filter_labels() -> dict[str, str]:
+    return {status.value: str(label) for status, label in FILTER_LABELS.items()}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..invitations.services import list_invitations
 from ..timeutil import LocalTimeError, localize
 from .models import CHANNEL_LABELS, REGISTRATION_STATUS_LABELS, Channel, RegistrationStatus
-from .organiser_lists import STATUSES, Labels, declarations_csv, declarations_page
+from .organiser_lists import STATUSES, declarations_csv, declarations_page, filter_labels
 from .services import (UploadedScan, clean_declaration, decide, enter_declaration, replace_manage_link,
                        withdraw_by_organiser)
 
@@ -61,7 +61,7 @@ def index(event_id: int):
     position = _list_position()
     listing = declarations_page(event, page=position.get("page", 1), status=position.get("status"))
     return render_template("declarations/index.html", event=event, listing=listing, rows=listing.rows,
-                           position=position, status_labels=Labels.current().status)
+                           position=position, status_labels=filter_labels())
 
 
 def _back(event_id: int):
