@@ -104,6 +104,10 @@ class Config:
     MAIL_CLAIM_LEASE_SECONDS = _int("MAIL_CLAIM_LEASE_SECONDS", 60)
     # One dispatcher pass claims batch after batch while messages are due, for at most this long.
     MAIL_DRAIN_SECONDS = _int("MAIL_DRAIN_SECONDS", 25)
+    # Accepted messages are marked "sent" in groups: after this many, or this long after the first of a group.
+    # A process that dies loses at most one group's marks (those messages go out again, same Message-ID).
+    MAIL_SENT_GROUP_SIZE = _int("MAIL_SENT_GROUP_SIZE", 10)
+    MAIL_SENT_GROUP_SECONDS = float(os.environ.get("MAIL_SENT_GROUP_SECONDS", "0.5"))
 
     # Calendars: the alarm in e-mailed invites and downloads, and how often subscribers refresh feeds.
     ICAL_ALARM_MINUTES = _int("ICAL_ALARM_MINUTES", 60)

@@ -90,12 +90,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .auth.views import bp as auth_bp
     from .calendar.views import bp as calendar_bp
     from .demo import cli as demo_cli
-    from .events.views import bp as events_bp
+    from .organiser.meetings import bp as events_bp
     from .invitations.views import bp as invitations_bp
     from .notifications.views import bp as notifications_bp
     from .registration.invitee_views import bp as registration_bp
     from .registration.organiser_views import bp as declarations_bp
-    from .registration.privacy import cli as privacy_cli
+    from .privacy.services import cli as privacy_cli
     from .web.views import bp as web_bp
 
     for blueprint in (web_bp, auth_bp, auth_cli, demo_cli, events_bp, invitations_bp, registration_bp,
@@ -137,7 +137,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .clock import cli as clock_cli
     from .clock import serving_with_flask_run, start_clock
     from .notifications.reminder_views import bp as reminders_bp
-    from .registration.privacy_views import bp as privacy_bp
+    from .privacy.views import bp as privacy_bp
 
     app.register_blueprint(clock_cli)
     app.register_blueprint(reminders_bp)

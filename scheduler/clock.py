@@ -47,7 +47,7 @@ def _safe_tick(app: Flask) -> None:
 
 
 def _safe_purge(app: Flask) -> None:
-    from .registration.privacy import purge_expired_personal_data
+    from .privacy.services import purge_expired_personal_data
 
     try:
         with app.app_context():

@@ -171,6 +171,8 @@ def configure_sqlite(engine: Engine, busy_timeout: int) -> None:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _on_end(connection):
+        if connection.invalidated:
+            return  # a connection found broken (see _on_error) is dropped with its info; touching it would raise
         connection.info.pop(_READ_ONLY, None)
 
     @event.listens_for(engine, "before_cursor_execute")

@@ -112,34 +112,8 @@ def _cycle(graph: dict[str, dict[str, set[str]]]) -> list[str] | None:
     return None
 
 
-# Edges still to remove, each in a file another piece of work owns; the cycle check leaves them out until then,
-# and `test_pending_edges_still_exist` fails once one is gone, so the list only shrinks.
-PENDING_EDGES = {
-    # auth/access.py imports events.models for `visible_events`: the access rule belongs beside the meeting
-    # (events/access.py) or at the bottom (scheduler/access.py).
-    ("auth", "events"): "scheduler.auth.access",
-    # The organiser's meeting pages (events/views.py, events/overview.py) show declarations, and registration
-    # builds on events: those pages belong above both (e.g. an organiser package).
-    ("events", "registration"): "scheduler.events.views",
-    ("events", "invitations"): "scheduler.events.overview",
-    # registration/privacy.py anonymises outbox rows: RODO erasure spans registration, invitations and the
-    # outbox and belongs in a package of its own above them (scheduler/privacy/).
-    ("registration", "notifications"): "scheduler.registration.privacy",
-}
-
-
-def _without_pending(graph):
-    return {a: {b: m for b, m in targets.items() if (a, b) not in PENDING_EDGES} for a, targets in graph.items()}
-
-
-def test_pending_edges_still_exist():
-    graph = _package_graph()
-    gone = [edge for edge in PENDING_EDGES if edge[1] not in graph.get(edge[0], {})]
-    assert not gone, f"remove these from PENDING_EDGES, they are fixed: {gone}"
-
-
 def test_no_two_feature_packages_import_each_other_at_module_level():
-    graph = _without_pending(_package_graph())
+    graph = _package_graph()
     cycle = _cycle(graph)
     if cycle:
         steps = [f"{a} -> {b} (in {', '.join(sorted(graph[a][b]))})" for a, b in zip(cycle, cycle[1:])]

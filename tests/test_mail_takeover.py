@@ -38,7 +38,7 @@ def _queue(count: int) -> dict[str, str]:
 
 def _claim_and_die(worker_id: str, at) -> list:
     """What a dispatcher killed right after claiming leaves behind: messages "sending", claimed by it."""
-    _found, batch = dispatcher._claim(at, 20, worker_id, dispatcher._counts())
+    _found, batch, _loaded = dispatcher._claim(at, 20, worker_id, dispatcher._counts())
     return batch
 
 

@@ -13,7 +13,7 @@ from scheduler.invitations.models import Invitation
 from scheduler.notifications.models import Message
 from scheduler.notifications.outbox import enqueue
 from scheduler.registration.models import Participant, Registration, Scan
-from scheduler.registration.privacy import (erase_institution_data, export_institution_data,
+from scheduler.privacy.services import (erase_institution_data, export_institution_data,
                                             purge_expired_personal_data)
 from scheduler.registration.services import UploadedScan, declare, find_invitation, find_registration, occupancy
 

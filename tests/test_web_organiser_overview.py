@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from flask_babel import force_locale
 
-from scheduler.events.overview import describe_time_left, event_overview
+from scheduler.registration.overview import describe_time_left, event_overview
 from scheduler.registration.services import decide, declare, decline_invitation, withdraw
 
 from . import factories as make

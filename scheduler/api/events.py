@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..events.models import Event
-from ..events.overview import DashboardCounts, dashboard_counts
+from ..registration.overview import DashboardCounts, dashboard_counts
 from ..errors import NotFound
 from ..events.services import cancel_event, create_event, declarations_open, get_event, get_managed_event, \
     list_managed_events, publish_event, update_event

@@ -5,7 +5,7 @@ from flask import request
 from pydantic import Field
 
 from ..events.services import get_managed_event
-from ..registration.privacy import erase_institution_data, export_institution_data
+from ..privacy.services import erase_institution_data, export_institution_data
 from .common import ID, api_user, parse_body, respond
 from .openapi import operation, path_param
 from .schemas import InputModel, OutputModel, Text

@@ -16,7 +16,7 @@ from sqlalchemy import inspect
 
 from ..database import utcnow
 from ..errors import ValidationFailed
-from ..events.overview import event_declaration, event_declarations
+from ..registration.overview import event_declaration, event_declarations
 from ..events.services import get_event, get_managed_event
 from ..extensions import db
 from ..security import limit_declarations_per_address, limit_declarations_per_link

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, selectinload
 
-from ..auth.access import visible_events
+from ..events.access import visible_events
 from ..auth.models import Organisation, User
 from ..auth.services import user_for_feed_token
 from ..errors import NotFound

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import joinedload
 
-from ..auth.access import visible_events
+from .access import visible_events
 from ..auth.models import User
 from ..database import utcnow
 from ..extensions import db

@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..auth.access import require_manage, visible_events
+from .access import require_manage, visible_events
 from ..auth.models import Organisation, User
 from ..database import utcnow
 from ..errors import Forbidden, InvalidState, NotFound, ValidationFailed

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ..auth.access import require_manage
+from ..events.access import require_manage
 from ..auth.models import User
 from ..errors import InvalidState
 from ..events.models import Event

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..auth.access import require_manage
+from ..events.access import require_manage
 from ..auth.models import User
 from ..database import utcnow
 from ..errors import InvalidState, NotFound, ValidationFailed

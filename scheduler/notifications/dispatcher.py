@@ -10,15 +10,21 @@ MAIL_DRAIN_SECONDS. Each step is its own short transaction:
    SKIP LOCKED, so instances claim disjoint batches. SQLite: every
    transaction begins with BEGIN IMMEDIATE (database.py), which serialises
    claims on the database write lock.
-2. Send: one SMTP connection for the batch, with a time-out. Before each
-   message one UPDATE renews the lease (MAIL_CLAIM_LEASE_SECONDS, short) of
-   every message of the batch not yet sent (the heartbeat) and says which
-   are still ours; a message another instance took over is left alone. A
-   live dispatcher's claim therefore never runs out, and a dead one's
-   (kill -9, a lost machine) is taken over within one lease. No transaction
-   is open while talking to SMTP.
+2. Send: one SMTP connection for the batch, with a time-out. The batch's
+   meetings, invitations and declarations were read at the claim (three
+   statements) and stay loaded while it is sent, so the pre-send checks and
+   rendering ask the database nothing per message. Whenever a third of the
+   lease (MAIL_CLAIM_LEASE_SECONDS, short) has passed since the claim or the
+   last renewal, one UPDATE renews the lease of every message of the batch
+   not yet sent (the heartbeat) and says which are still ours; a message
+   another instance took over is left alone. A live dispatcher's claim
+   therefore never runs out, and a dead one's (kill -9, a lost machine) is
+   taken over within one lease. No transaction is open while talking to SMTP.
 3. Record, per message, isolated from the rest of the batch:
-   - accepted: "sent" (with its time; never claimed again);
+   - accepted: "sent" (with its time; never claimed again), written for a
+     small group at once: every MAIL_SENT_GROUP_SIZE accepted messages or
+     MAIL_SENT_GROUP_SECONDS after the first of them, whichever comes first,
+     and before the pass leaves the batch;
    - cannot be sent as it is (building it raised, e.g. an address that
      needs SMTPUTF8, or a 5xx answer): "failed" at once, the reason in the
      mail log;
@@ -40,9 +46,13 @@ Exactly once, with one honest limit: if the process dies after the SMTP
 server accepted a message but before "sent" is committed, the lease expires
 and the message goes out again, with the same Message-ID (fixed when it was
 planned), which receiving systems use to drop duplicates. The window is one
-message long, since each message is marked sent right after its answer. The
-same holds when the connection drops after the message's data was sent. No
-design without two-phase commit with the mail server does better.
+group of marks long: at most MAIL_SENT_GROUP_SIZE messages (10) accepted in
+the last MAIL_SENT_GROUP_SECONDS (0.5 s) before the process died, since one
+UPDATE per group, not per message, is what lets a pass keep up with the mail
+server (a commit per message halved the rate). Set MAIL_SENT_GROUP_SIZE to 1
+for a window of one message. The same holds when the connection drops after
+a message's data was sent. No design without two-phase commit with the mail
+server does better.
 
 Checks before sending: features may register a function that says why a
 message of some kind should no longer go out (`register_check`); such
@@ -61,13 +71,14 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 
 from ..database import utcnow
 from ..extensions import db
 from ..invitations.models import Invitation
+from ..registration.models import Registration
 from ..errors import InvalidState
 from .mail import Outgoing, build, close_connection, deliver, open_connection
 from .models import RETRYABLE_STATUSES, Message, MessageStatus
@@ -151,24 +162,38 @@ def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_i
     batch_size = max(1, current_app.config["MAIL_BATCH_SIZE"])
     stop_at = time.monotonic() + current_app.config["MAIL_DRAIN_SECONDS"]
     counts = _counts()
-    while True:
-        size = batch_size if limit is None else min(batch_size, limit - counts["claimed"])
-        if size <= 0:
-            break
-        moment = now or utcnow()
-        found, batch = _claim(moment, size, worker_id, counts)
-        if not found:
-            break
-        counts["batches"] += 1
-        if batch and not _send(batch, moment, worker_id, counts):
-            break  # the mail server is away: the next tick tries again, after the back-off
-        if time.monotonic() >= stop_at:
-            break
+    session = db.session()
+    expire_on_commit = session.expire_on_commit
+    # What a batch renders from (meetings, invitations, declarations) is read once, at its claim, and stays
+    # loaded through the batch's own commits (each claim reads afresh), instead of being read again per message.
+    session.expire_on_commit = False
+    try:
+        while True:
+            size = batch_size if limit is None else min(batch_size, limit - counts["claimed"])
+            if size <= 0:
+                break
+            moment = now or utcnow()
+            found, batch, _loaded = _claim(moment, size, worker_id, counts)
+            if not found:
+                break
+            counts["batches"] += 1
+            if batch and not _send(batch, moment, worker_id, counts):
+                break  # the mail server is away: the next tick tries again, after the back-off
+            if time.monotonic() >= stop_at:
+                break
+    finally:
+        session.expire_on_commit = expire_on_commit
     return counts
 
 
-def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int, list[Outgoing]]:
-    """Claim up to `limit` due messages; return how many were found and those to send."""
+def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int, list[Outgoing], list]:
+    """Claim up to `limit` due messages; return how many were found, those to send, and what they render from.
+
+    The batch's meetings, invitations and declarations are read here in three
+    statements; the pre-send checks and rendering then find them loaded (the
+    caller keeps the returned objects alive so the session's identity map
+    does). They are as they were at the claim, a batch (seconds) before sending.
+    """
     lease = timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"])
     due = or_(and_(Message.status == QUEUED, Message.due_at <= now),
               and_(Message.status == SENDING, Message.claimed_at < now - lease))
@@ -176,11 +201,12 @@ def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int
             .options(selectinload(Message.event))
             .with_for_update(skip_locked=True).execution_options(populate_existing=True))
     configured = bool(current_app.config.get("MAIL_SERVER"))
-    found = 0
     batch = []
     try:
-        for message in db.session.execute(stmt).scalars():
-            found += 1
+        db.session.expire_all()  # read the batch's context afresh, whatever an earlier batch loaded
+        messages = list(db.session.execute(stmt).scalars())
+        loaded = _load_context(messages)
+        for message in messages:
             counts["claimed"] += 1
             if message.status == SENDING:
                 # The claimant died (or stalled past its lease) after claiming; if it had sent the message, this
@@ -203,7 +229,24 @@ def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int
     except Exception:
         db.session.rollback()
         raise
-    return found, batch
+    return len(messages), batch, loaded + messages
+
+
+def _load_context(messages: list[Message]) -> list:
+    """Load the invitations and declarations (with participants) the batch is about, in one statement each."""
+    invitation_ids = {m.invitation_id for m in messages if m.invitation_id is not None}
+    registration_ids = {m.registration_id for m in messages if m.registration_id is not None}
+    loaded: list = []
+    if invitation_ids:
+        loaded += db.session.execute(
+            select(Invitation).where(Invitation.id.in_(invitation_ids))
+            .options(selectinload(Invitation.registration).selectinload(Registration.participants))).scalars().all()
+    registration_ids -= {r.registration.id for r in loaded if r.registration is not None}
+    if registration_ids:
+        loaded += db.session.execute(
+            select(Registration).where(Registration.id.in_(registration_ids))
+            .options(selectinload(Registration.participants))).scalars().all()
+    return loaded
 
 
 def _finish(message: Message, status: str, reason: str) -> None:
@@ -224,32 +267,46 @@ def _heartbeat(remaining: list[Outgoing], now: datetime, worker_id: str) -> set[
     return mine
 
 
-def _mark_sent(outgoing: Outgoing, now: datetime, worker_id: str) -> None:
-    """Record that the server accepted the message; tried twice, since failing here means sending it again."""
+def _mark_sent(accepted: list[Outgoing], now: datetime, worker_id: str) -> None:
+    """Record that the server accepted these messages, in one transaction; tried twice, since failing here means sending them again."""
+    if not accepted:
+        return
     try:
-        _write_sent(outgoing, now, worker_id)
+        _write_sent(accepted, now, worker_id)
     except DBAPIError as exc:
         # A dropped database connection (a restart, a terminated backend): the pool hands out a fresh one.
-        log.warning("message %s: marking it sent failed (%s); trying once more", outgoing.id, exc.__class__.__name__)
+        log.warning("messages %s: marking them sent failed (%s); trying once more",
+                    [outgoing.id for outgoing in accepted], exc.__class__.__name__)
         db.session.rollback()
-        _write_sent(outgoing, now, worker_id)
+        _write_sent(accepted, now, worker_id)
+    accepted.clear()
 
 
-def _write_sent(outgoing: Outgoing, now: datetime, worker_id: str) -> None:
+def _write_sent(accepted: list[Outgoing], now: datetime, worker_id: str) -> None:
+    table = Message.__table__
+    mine = and_(table.c.id == bindparam("b_id"), table.c.status == SENDING, table.c.claimed_by == worker_id)
     values = {"status": SENT, "sent_at": now, "claimed_at": None, "claimed_by": None, "last_error": ""}
-    if outgoing.payload:
+    rendered = [outgoing for outgoing in accepted if outgoing.payload]
+    given = [outgoing for outgoing in accepted if not outgoing.payload]
+    updated = 0
+    if rendered:
         # Rendered at delivery: the mail log and a data export show the e-mail as it went out.
-        values.update(subject=outgoing.subject, body_text=outgoing.body_text, body_html=outgoing.body_html,
-                      ics=outgoing.ics)
-    result = db.session.execute(
-        update(Message).where(Message.id == outgoing.id, Message.status == SENDING, Message.claimed_by == worker_id)
-        .values(**values))
-    if result.rowcount != 1:
-        log.warning("message %s was sent but its claim had been taken over", outgoing.id)
-    if outgoing.invitation_id is not None and outgoing.kind == "invitation":
+        stmt = table.update().where(mine).values(
+            **values, subject=bindparam("b_subject"), body_text=bindparam("b_text"), body_html=bindparam("b_html"),
+            ics=bindparam("b_ics"))
+        updated += db.session.execute(stmt, [
+            {"b_id": o.id, "b_subject": o.subject, "b_text": o.body_text, "b_html": o.body_html, "b_ics": o.ics}
+            for o in rendered]).rowcount
+    if given:
+        updated += db.session.execute(table.update().where(mine).values(**values),
+                                      [{"b_id": o.id} for o in given]).rowcount
+    if 0 <= updated < len(accepted):
+        log.warning("of messages %s, sent, %d had been taken over", [o.id for o in accepted], len(accepted) - updated)
+    invitations = [o.invitation_id for o in accepted if o.invitation_id is not None and o.kind == "invitation"]
+    if invitations:
         # An invitation counts as sent when the mail server accepted it (see invitations/sending.py).
-        db.session.execute(update(Invitation).where(Invitation.id == outgoing.invitation_id,
-                                                    Invitation.sent_at.is_(None)).values(sent_at=now))
+        db.session.execute(update(Invitation).where(Invitation.id.in_(invitations), Invitation.sent_at.is_(None))
+                           .values(sent_at=now).execution_options(synchronize_session=False))
     db.session.commit()
 
 
@@ -334,11 +391,25 @@ def _verdict(exc: BaseException) -> str:
 
 def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) -> bool:
     """Send a claimed batch, message by message; False if the mail server could not be reached."""
+    lease = current_app.config["MAIL_CLAIM_LEASE_SECONDS"]
+    group_size = max(1, current_app.config.get("MAIL_SENT_GROUP_SIZE", 10))
+    group_seconds = current_app.config.get("MAIL_SENT_GROUP_SECONDS", 0.5)
+    renewed = time.monotonic()  # the claim has just set claimed_at
+    accepted: list[Outgoing] = []  # accepted by the server, not yet marked sent
+    accepted_since = 0.0
     connection = None
     try:
         for index, outgoing in enumerate(batch):
-            if outgoing.id not in _heartbeat(batch[index:], now, worker_id):
-                continue  # taken over by another dispatcher while we were slow
+            if time.monotonic() - renewed >= lease / 3:
+                # The heartbeat: renewed before a third of the lease has passed, so no one else can have taken
+                # over a message whose lease we renewed; it also tells which ones are still ours.
+                _mark_sent(accepted, now, worker_id)
+                mine = _heartbeat(batch[index:], now, worker_id)
+                renewed = time.monotonic()
+                batch[index:] = [o for o in batch[index:] if o.id in mine]  # taken over while we were slow: theirs
+                if index >= len(batch):
+                    break
+                outgoing = batch[index]
             try:
                 outgoing = batch[index] = render(outgoing)  # outside any lock: the claim has committed
                 envelope = build(outgoing)
@@ -371,10 +442,22 @@ def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) ->
                     close_connection(connection)
                     connection = None
             else:
-                _mark_sent(outgoing, now, worker_id)
+                if not accepted:
+                    accepted_since = time.monotonic()
+                accepted.append(outgoing)
                 counts["sent"] += 1
+                if len(accepted) >= group_size or time.monotonic() - accepted_since >= group_seconds:
+                    _mark_sent(accepted, now, worker_id)
+        _mark_sent(accepted, now, worker_id)
         return True
     finally:
+        if accepted:
+            # Leaving early (an outage, an error): what the server accepted is still recorded if the database lets us.
+            try:
+                _mark_sent(accepted, now, worker_id)
+            except Exception:
+                log.exception("messages %s were sent but could not be marked sent; they go out again after "
+                              "the lease, with the same Message-ID", [o.id for o in accepted])
         if connection is not None:
             close_connection(connection)
 

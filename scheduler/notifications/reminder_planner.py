@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..auth.access import require_manage
+from ..events.access import require_manage
 from ..database import UTCDateTime, utcnow
 from ..errors import NotFound
 from ..events.models import Event, EventStatus

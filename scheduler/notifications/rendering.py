@@ -25,7 +25,7 @@ from flask_babel import force_locale
 from .. import links
 from ..calendar import ical
 from ..events.models import Event
-from ..events.overview import event_overview
+from ..registration.overview import event_overview
 from ..extensions import db
 from ..invitations.models import Invitation
 from ..registration.models import CHANNEL_LABELS, Channel, Registration, RegistrationStatus

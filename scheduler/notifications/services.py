@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select, update
 
-from ..auth.access import require_manage, visible_events
+from ..events.access import require_manage, visible_events
 from ..auth.models import User
 from ..errors import Forbidden, InvalidState, NotFound
 from ..events.models import Event

@@ -16,7 +16,7 @@ from wtforms.validators import Optional
 
 from ..errors import AlreadyDeclared, DeadlinePassed, DeclarationsClosed, NotFound, ValidationFailed
 from ..events.models import CATEGORY_LABELS
-from ..events.overview import event_declaration
+from .overview import event_declaration
 from ..events.services import get_managed_event
 from ..extensions import db
 from ..invitations.services import list_invitations

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..auth.access import require_manage
+from ..events.access import require_manage
 from ..auth.models import User
 from ..database import utcnow
 from ..errors import (AlreadyDeclared, DeadlinePassed, DeclarationsClosed, EventFull, Forbidden, InvalidState,

@@ -5,15 +5,15 @@ facts frozen when planned) and are rendered by the dispatcher when sent; their
 body columns are filled then. Rows planned before this revision keep their
 rendered text and payload NULL, and are sent as they are.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0004
+Revises: 0003
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

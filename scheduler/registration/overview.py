@@ -19,10 +19,11 @@ from sqlalchemy.orm import defer, selectinload
 
 from ..database import utcnow
 from ..errors import NotFound
+from ..events.models import Event, InstitutionCategory
 from ..extensions import db
 from ..invitations.models import Invitation
-from ..registration.models import ACTIVE_STATUSES, Participant, Registration, RegistrationStatus, Scan
-from .models import Event, InstitutionCategory
+from ..seats import occupancy
+from .models import ACTIVE_STATUSES, Participant, Registration, RegistrationStatus, Scan
 
 CONFIRMED = RegistrationStatus.CONFIRMED.value
 WAITLISTED = RegistrationStatus.WAITLISTED.value
@@ -168,8 +169,6 @@ def _live_invitations(event: Event) -> list[tuple[InvitationLine, bool, bool]]:
 def event_overview(event: Event, now: datetime | None = None) -> EventOverview:
     """Seats taken and free, the waiting list in order, pending approvals, counts per category
     against the quotas, invitees who have not answered or declined, and time left to the deadline."""
-    from ..registration.services import occupancy
-
     now = now or utcnow()
     declarations = _active_lines(event)
     # The waiting list is served by queue time (see promote_waiting_list); _active_lines keeps that order.

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from ..errors import ValidationFailed
 from ..events.services import get_managed_event
 from ..validation import clean_email
-from .privacy import erase_institution_data, export_institution_data
+from .services import erase_institution_data, export_institution_data
 
 bp = Blueprint("privacy", __name__)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import Select
 
+from ..auth.models import User
 from ..errors import Forbidden
-from ..events.models import Event
-from .models import User
+from .models import Event
 
 
 def can_manage(user: User | None, event: Event) -> bool:

@@ -16,16 +16,16 @@ import click
 from flask import Blueprint, current_app
 from sqlalchemy import func, or_, select
 
-from ..auth.access import require_manage
 from ..auth.models import User
 from ..database import utcnow
 from ..errors import NotFound
+from ..events.access import require_manage
 from ..events.models import Event
 from ..extensions import db
 from ..invitations.models import Invitation
 from ..notifications.models import Message
+from ..registration.models import Registration
 from ..tokens import new_token
-from .models import Registration
 
 cli = Blueprint("privacy_cli", __name__, cli_group=None)
 

@@ -10,13 +10,13 @@ from wtforms.fields.choices import SelectChoice
 from ..auth.services import list_organisations
 from ..database import utcnow
 from ..errors import ValidationFailed
+from ..events.forms import EventForm
+from ..events.listing import managed_meetings
+from ..events.models import Event
+from ..events.services import (cancel_event, create_event, get_managed_event, publish_event, update_event,
+                               validate_event_data)
 from ..extensions import db
-from .forms import EventForm
-from .models import Event
-from .listing import managed_meetings
-from .overview import attendance_list, dashboard_counts, describe_time_left, event_overview
-from .services import (cancel_event, create_event, get_managed_event, publish_event, update_event,
-                       validate_event_data)
+from ..registration.overview import attendance_list, dashboard_counts, describe_time_left, event_overview
 
 bp = Blueprint("events", __name__)
 

@@ -8,15 +8,15 @@ Existing published meetings are set to be looked at once by the next tick
 (the planner re-plans idempotently: the outbox's dedupe key keeps what was
 sent from going again).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0005
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
