@@ -28,3 +28,22 @@ def sql_statements(engine=None):
         yield seen
     finally:
         sa_event.remove(engine, "before_cursor_execute", record)
+
+
+# --- logging in -----------------------------------------------------------------
+
+def committed_account() -> str:
+    """A new organiser's e-mail, with the test's transaction ended (on SQLite it would hold the write lock)."""
+    from scheduler.extensions import db
+
+    from . import factories as make
+
+    email = make.user().email
+    db.session.commit()
+    return email
+
+
+def login_from(client, email, password, address="198.51.100.7"):
+    """POST the login form as a client at `address` (limits count per address)."""
+    return client.post("/login?lang=en", data={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": address})

@@ -18,20 +18,9 @@ from scheduler.errors import TooManyAttempts
 from scheduler.extensions import db
 
 from . import factories as make
+from .helpers import committed_account, login_from
 
 WRONG = "not the password at all"
-
-
-def _account() -> str:
-    """A new organiser's e-mail, with the test's transaction ended (on SQLite it would hold the write lock)."""
-    email = make.user().email
-    db.session.commit()
-    return email
-
-
-def _login(client, email, password, address="198.51.100.7"):
-    return client.post("/login?lang=en", data={"email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
 
 
 def _token(client, email, password, address="198.51.100.8"):
@@ -40,22 +29,22 @@ def _token(client, email, password, address="198.51.100.8"):
 
 
 def test_ten_failures_lock_the_account_for_every_address_with_retry_after(client, app):
-    email = _account()
+    email = committed_account()
     for attempt in range(10):
-        assert _login(client, email, WRONG, address=f"192.0.2.{attempt + 1}").status_code == 422
-    locked = _login(client, email, make.PASSWORD, address="203.0.113.50")
+        assert login_from(client, email, WRONG, address=f"192.0.2.{attempt + 1}").status_code == 422
+    locked = login_from(client, email, make.PASSWORD, address="203.0.113.50")
     assert locked.status_code == 429
     assert 1 <= int(locked.headers["Retry-After"]) <= 15 * 60
     assert "Too many failed login attempts for this account. Please try again in 15 minutes." in \
         locked.get_data(as_text=True)
     # Another account is not affected.
-    assert _login(client, _account(), make.PASSWORD, address="192.0.2.1").status_code == 302
+    assert login_from(client, committed_account(), make.PASSWORD, address="192.0.2.1").status_code == 302
 
 
 def test_the_api_token_route_shares_the_count_and_answers_429_with_retry_after(client, app):
-    email = _account()
+    email = committed_account()
     for attempt in range(5):
-        assert _login(client, email, WRONG).status_code == 422
+        assert login_from(client, email, WRONG).status_code == 422
         assert _token(client, email, WRONG).status_code == 401
     locked = _token(client, email, make.PASSWORD)
     assert locked.status_code == 429
@@ -64,11 +53,11 @@ def test_the_api_token_route_shares_the_count_and_answers_429_with_retry_after(c
 
 
 def test_an_unknown_address_is_answered_exactly_like_an_account(client, app):
-    known, unknown = _account(), "nobody-here@example.org"
+    known, unknown = committed_account(), "nobody-here@example.org"
     answers = {}
     for email in (known, unknown):
-        statuses = [_login(client, email, WRONG).status_code for _ in range(10)]
-        answers[email] = (statuses, _login(client, email, WRONG))
+        statuses = [login_from(client, email, WRONG).status_code for _ in range(10)]
+        answers[email] = (statuses, login_from(client, email, WRONG))
     (known_statuses, known_locked), (unknown_statuses, unknown_locked) = answers[known], answers[unknown]
     assert known_statuses == unknown_statuses == [422] * 10
     assert known_locked.status_code == unknown_locked.status_code == 429
@@ -81,24 +70,24 @@ def test_an_unknown_address_is_answered_exactly_like_an_account(client, app):
 def test_the_count_is_shared_by_every_app_instance(make_app):
     first, second = make_app(), make_app()
     with first.app_context():
-        email = _account()
+        email = committed_account()
     clients = [first.test_client(), second.test_client()]
     for attempt in range(10):
-        assert _login(clients[attempt % 2], email, WRONG).status_code == 422
-    assert _login(clients[0], email, make.PASSWORD).status_code == 429
-    assert _login(clients[1], email, make.PASSWORD).status_code == 429
+        assert login_from(clients[attempt % 2], email, WRONG).status_code == 422
+    assert login_from(clients[0], email, make.PASSWORD).status_code == 429
+    assert login_from(clients[1], email, make.PASSWORD).status_code == 429
 
 
 def test_case_and_spaces_do_not_make_a_new_account_to_guess(client, app):
-    email = _account()
+    email = committed_account()
     for attempt in range(10):
         variant = email.upper() if attempt % 2 else f"  {email} "
-        assert _login(client, variant, WRONG).status_code == 422
-    assert _login(client, email, make.PASSWORD).status_code == 429
+        assert login_from(client, variant, WRONG).status_code == 422
+    assert login_from(client, email, make.PASSWORD).status_code == 429
 
 
 def test_the_lock_ends_with_the_window(app):
-    email = _account()
+    email = committed_account()
     start = make.now()
     for minute in range(10):
         assert log_in(email, WRONG, now=start + timedelta(minutes=minute)) is None
@@ -109,7 +98,7 @@ def test_the_lock_ends_with_the_window(app):
 
 
 def test_failures_spread_wider_than_the_window_never_lock(app):
-    email = _account()
+    email = committed_account()
     start = make.now()
     for attempt in range(30):
         assert log_in(email, WRONG, now=start + timedelta(minutes=2 * attempt)) is None
@@ -117,32 +106,32 @@ def test_failures_spread_wider_than_the_window_never_lock(app):
 
 
 def test_a_successful_login_clears_the_count(client, app):
-    email = _account()
+    email = committed_account()
     for _ in range(9):
-        assert _login(client, email, WRONG).status_code == 422
-    assert _login(client, email, make.PASSWORD).status_code == 302
+        assert login_from(client, email, WRONG).status_code == 422
+    assert login_from(client, email, make.PASSWORD).status_code == 302
     client.post("/logout")
     for _ in range(9):
-        assert _login(client, email, WRONG).status_code == 422
-    assert _login(client, email, make.PASSWORD).status_code == 302
+        assert login_from(client, email, WRONG).status_code == 422
+    assert login_from(client, email, make.PASSWORD).status_code == 302
 
 
 def test_our_own_errors_are_not_counted_as_failed_logins(client, app):
-    email = _account()
+    email = committed_account()
     # A password hash the server cannot read: every login attempt on this account is an error on our side.
     broken = "nosuch:method$salt$hash"
     db.session.execute(User.__table__.update().where(User.email == email).values(password_hash=broken))
     db.session.commit()
     for _ in range(12):
-        assert _login(client, email, make.PASSWORD).status_code == 500
+        assert login_from(client, email, make.PASSWORD).status_code == 500
     assert db.session.execute(select(func.count()).select_from(LoginFailure)).scalar_one() == 0
 
 
 def test_the_limit_and_window_come_from_the_configuration(client, app):
     app.config.update(LOGIN_FAILURE_LIMIT=3, LOGIN_FAILURE_WINDOW=timedelta(minutes=2))
-    email = _account()
-    assert [_login(client, email, WRONG).status_code for _ in range(4)] == [422, 422, 422, 429]
-    assert int(_login(client, email, WRONG).headers["Retry-After"]) <= 120
+    email = committed_account()
+    assert [login_from(client, email, WRONG).status_code for _ in range(4)] == [422, 422, 422, 429]
+    assert int(login_from(client, email, WRONG).headers["Retry-After"]) <= 120
 
 
 def test_stale_failures_are_dropped_from_the_table(app):

@@ -17,6 +17,7 @@ from scheduler.security import REDACTED, redact
 from scheduler.tokens import new_token, same_token
 
 from . import factories as make
+from .helpers import committed_account, login_from
 
 WRONG = "not the password at all"
 
@@ -88,44 +89,33 @@ def test_every_kind_of_page_sends_the_security_headers(client, app):
 
 # --- brute force ---------------------------------------------------------------
 
-def _account() -> str:
-    """A new organiser's e-mail, with the test's transaction ended (on SQLite it would hold the write lock)."""
-    email = make.user().email
-    db.session.commit()
-    return email
-
-
-def _login(client, email, password, address="198.51.100.7"):
-    return client.post("/login?lang=en", data={"email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
-
 
 def test_the_eleventh_wrong_password_from_one_address_is_refused_with_a_clear_message(limited):
-    email = _account()
+    email = committed_account()
     client = limited.test_client()
     for attempt in range(10):
-        assert _login(client, f"guess{attempt}@example.org", WRONG).status_code == 422
-    locked = _login(client, email, make.PASSWORD)
+        assert login_from(client, f"guess{attempt}@example.org", WRONG).status_code == 422
+    locked = login_from(client, email, make.PASSWORD)
     assert locked.status_code == 429
     assert "Too many attempts. Please wait a moment and try again." in locked.get_data(as_text=True)
     # Somebody else, elsewhere, is not affected.
-    assert _login(client, email, make.PASSWORD, address="203.0.113.9").status_code == 302
+    assert login_from(client, email, make.PASSWORD, address="203.0.113.9").status_code == 302
 
 
 def test_guessing_one_account_from_many_addresses_locks_that_account(limited):
-    email, other = _account(), _account()
+    email, other = committed_account(), committed_account()
     client = limited.test_client()
     for attempt in range(10):
-        assert _login(client, email.upper(), WRONG, address=f"192.0.2.{attempt + 1}").status_code == 422
-    assert _login(client, email, make.PASSWORD, address="192.0.2.200").status_code == 429
-    assert _login(client, other, make.PASSWORD, address="192.0.2.201").status_code == 302
+        assert login_from(client, email.upper(), WRONG, address=f"192.0.2.{attempt + 1}").status_code == 422
+    assert login_from(client, email, make.PASSWORD, address="192.0.2.200").status_code == 429
+    assert login_from(client, other, make.PASSWORD, address="192.0.2.201").status_code == 302
 
 
 def test_successful_logins_do_not_count_towards_the_lockout(limited):
-    email = _account()
+    email = committed_account()
     client = limited.test_client()
     for _ in range(12):
-        assert _login(client, email, make.PASSWORD).status_code == 302
+        assert login_from(client, email, make.PASSWORD).status_code == 302
 
 
 def _token(client, email, password, address="198.51.100.8"):
@@ -134,7 +124,7 @@ def _token(client, email, password, address="198.51.100.8"):
 
 
 def test_the_api_token_endpoint_locks_out_guessing_per_address_and_per_account(limited):
-    email = _account()
+    email = committed_account()
     client = limited.test_client()
     for attempt in range(10):
         assert _token(client, email, WRONG, address=f"192.0.2.{attempt + 1}").status_code == 401
@@ -151,7 +141,7 @@ def test_the_api_token_endpoint_locks_out_guessing_per_address_and_per_account(l
 def test_limits_come_from_the_configuration(limited):
     limited.config["LOGIN_RATE_LIMIT"] = "2 per minute"
     client = limited.test_client()
-    assert [_login(client, f"x{i}@example.org", WRONG).status_code for i in range(3)] == [422, 422, 429]
+    assert [login_from(client, f"x{i}@example.org", WRONG).status_code for i in range(3)] == [422, 422, 429]
 
 
 # --- tokens and logs -----------------------------------------------------------
