@@ -46,12 +46,12 @@ Exactly once, with one honest limit: if the process dies after the SMTP
 server accepted a message but before "sent" is committed, the lease expires
 and the message goes out again, with the same Message-ID (fixed when it was
 planned), which receiving systems use to drop duplicates. The window is one
-group of marks long: at most MAIL_SENT_GROUP_SIZE messages (10) accepted in
-the last MAIL_SENT_GROUP_SECONDS (0.5 s) before the process died, since one
-UPDATE per group, not per message, is what lets a pass keep up with the mail
-server (a commit per message halved the rate). Set MAIL_SENT_GROUP_SIZE to 1
-for a window of one message. The same holds when the connection drops after
-a message's data was sent. No design without two-phase commit with the mail
+group of marks long: by default (MAIL_SENT_GROUP_SIZE = 1) one message. A
+larger group (at most MAIL_SENT_GROUP_SIZE messages accepted in the last
+MAIL_SENT_GROUP_SECONDS before the process died) roughly doubles the rate,
+since one UPDATE per group replaces a commit per message, at the price of a
+window that many messages wide. The same holds when the connection drops
+after a message's data was sent. No design without two-phase commit with the mail
 server does better.
 
 Checks before sending: features may register a function that says why a
@@ -392,7 +392,7 @@ def _verdict(exc: BaseException) -> str:
 def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) -> bool:
     """Send a claimed batch, message by message; False if the mail server could not be reached."""
     lease = current_app.config["MAIL_CLAIM_LEASE_SECONDS"]
-    group_size = max(1, current_app.config.get("MAIL_SENT_GROUP_SIZE", 10))
+    group_size = max(1, current_app.config.get("MAIL_SENT_GROUP_SIZE", 1))
     group_seconds = current_app.config.get("MAIL_SENT_GROUP_SECONDS", 0.5)
     renewed = time.monotonic()  # the claim has just set claimed_at
     accepted: list[Outgoing] = []  # accepted by the server, not yet marked sent
