@@ -38,7 +38,6 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -130,30 +129,9 @@ def server_env(database_url: str) -> dict:
     return env
 
 
-@contextmanager
 def gunicorn(app_spec: str, database_url: str, workers: int, cwd: Path = ROOT):
-    port = ld.free_port()
-    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--graceful-timeout", "5", "--timeout", "120", app_spec]
     # The project runs with its gunicorn.conf.py (read from the working directory); the baseline from bench/.
-    process = subprocess.Popen(command, cwd=cwd, env=server_env(database_url),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while get(port, "/healthz").status != 200:
-            if process.poll() is not None:
-                raise RuntimeError("gunicorn stopped: " + process.stderr.read().decode(errors="replace")[-2000:])
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{app_spec} did not answer /healthz within 60 s")
-            time.sleep(0.2)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    return ld.gunicorn(database_url, workers, app_spec=app_spec, cwd=cwd, env=server_env(database_url))
 
 
 class Sink:

@@ -262,11 +262,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(database_url: str, workers: int, access_log: Path):
+def gunicorn(database_url: str, workers: int, access_log: Path | None = None, *, app_spec: str = "wsgi:app",
+             cwd: Path = ROOT, env: dict | None = None):
+    """A gunicorn serving `app_spec` on a free port, yielded once it answers /healthz; stopped afterwards."""
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-               "--access-logfile", str(access_log), "--graceful-timeout", "5", "--timeout", "120", "wsgi:app"]
-    process = subprocess.Popen(command, cwd=ROOT, env=_server_env(database_url),
+               "--graceful-timeout", "5", "--timeout", "120"]
+    if access_log is not None:
+        command += ["--access-logfile", str(access_log)]
+    command.append(app_spec)
+    process = subprocess.Popen(command, cwd=cwd, env=env or _server_env(database_url),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
@@ -277,7 +282,7 @@ def gunicorn(database_url: str, workers: int, access_log: Path):
                 break
             time.sleep(0.2)
         else:
-            raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+            raise RuntimeError(f"{app_spec} did not answer /healthz within 60 s")
         yield port
     finally:
         process.terminate()
