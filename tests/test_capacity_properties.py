@@ -26,8 +26,9 @@ from scheduler.events.models import Event
 from scheduler.events.services import update_event
 from scheduler.extensions import db
 from scheduler.registration.models import Registration
-from scheduler.registration.services import (Occupancy, declare, decide, update_declaration, withdraw,
+from scheduler.registration.services import (declare, decide, update_declaration, withdraw,
                                              withdraw_by_organiser)
+from scheduler.seats import Occupancy
 
 from . import factories as make
 

@@ -15,7 +15,8 @@ from scheduler.notifications.outbox import enqueue
 from scheduler.registration.models import Participant, Registration, Scan
 from scheduler.privacy.services import (erase_institution_data, export_institution_data,
                                             purge_expired_personal_data)
-from scheduler.registration.services import UploadedScan, declare, find_invitation, find_registration, occupancy
+from scheduler.registration.services import UploadedScan, declare, find_invitation, find_registration
+from scheduler.seats import occupancy
 
 from . import factories as make
 

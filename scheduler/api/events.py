@@ -1,13 +1,14 @@
 """API routes for organisers' meetings and their invitations."""
 from __future__ import annotations
 
-from ..events.models import Event
-from ..registration.overview import DashboardCounts, dashboard_counts
 from ..errors import NotFound
-from ..events.services import cancel_event, create_event, declarations_open, get_event, get_managed_event, \
+from ..events.models import Event
+from ..events.services import cancel_event, create_event, get_event, get_managed_event, \
     list_managed_events, publish_event, update_event
 from ..invitations.models import Invitation
 from ..invitations.services import add_invitations, list_invitations, personal_url
+from ..registration.overview import DashboardCounts, dashboard_counts
+from ..seats import declarations_open
 from .common import ID, api_user, external_url, local, parse_body, respond
 from .openapi import operation, path_param
 from .schemas import EventIn, EventList, EventOut, EventPatch, InvitationList, InvitationsCreated, InvitationsIn, \

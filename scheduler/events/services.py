@@ -17,14 +17,13 @@ from ..auth.models import Organisation, User
 from ..database import utcnow
 from ..errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from ..extensions import db
-from ..seats import declarations_open, lock_event, promote_waiting_list, room_for_confirmed
+from ..seats import lock_event, promote_waiting_list, room_for_confirmed
 from ..timeutil import LocalTimeError, is_valid_zone, localize
 from ..validation import clean_email, clean_int, clean_text, text_problem
 from . import signals
 from .models import Event, EventKind, EventStatus, InstitutionCategory
 from .reminder_settings import clean_reminders
 
-__all__ = ["declarations_open"]  # the one deadline rule lives in seats; pages and the API find it here too
 
 EDITABLE_FIELDS = (
     "title", "kind", "description", "starts_at", "ends_at", "timezone", "venue", "address", "room",

@@ -39,16 +39,17 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..events.access import require_manage
 from ..database import UTCDateTime, utcnow
 from ..errors import NotFound
+from ..events.access import require_manage
 from ..events.models import Event, EventStatus
+from ..events.reminder_settings import BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, PlannedReminder, schedule
 from ..extensions import db
+from ..registration.models import RegistrationStatus
 from ..seats import lock_event
 from . import reminders
 from .messages import language_of, organiser_address, plan, row, subject_line
 from .models import Message, MessageStatus
-from .reminders import BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, PlannedReminder
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def _payload(kind: str, seats_column=None):
     if kind != BEFORE_MEETING:
         return _json(literal(head[:-1] + ', "facts": {}}', String))
     # Frozen when planned, as for any declaration message: the status and the seats at this moment.
-    facts = f', "facts": {{"status": "{reminders.RegistrationStatus.CONFIRMED.value}", "seats": '
+    facts = f', "facts": {{"status": "{RegistrationStatus.CONFIRMED.value}", "seats": '
     return _json(literal(head[:-1] + facts, String) + cast(seats_column, String) + literal("}}", String))
 
 
@@ -156,7 +157,7 @@ def _plan_event(event_id: int, now: datetime, counts: dict) -> None:
     next_at = None
     if event.starts_at >= now - LOOKBACK:
         skipped = set(event.skipped_reminders or [])
-        for planned in reminders.schedule(event):
+        for planned in schedule(event):
             if planned.due_at > now:
                 next_at = planned.due_at if next_at is None else min(next_at, planned.due_at)
             elif planned.due_at >= since and planned.key not in skipped:
@@ -194,7 +195,7 @@ def plan_due_reminders(now: datetime | None = None) -> dict[str, int]:
 
 
 def _planned(event: Event, planned_key: str) -> PlannedReminder:
-    planned = next((p for p in reminders.schedule(event) if p.key == planned_key), None)
+    planned = next((p for p in schedule(event) if p.key == planned_key), None)
     if planned is None:
         raise NotFound()
     return planned
@@ -230,7 +231,7 @@ def reminder_overview(event: Event, now: datetime | None = None) -> list[dict]:
     """For the organiser: each planned reminder, when it goes, and what became of it (counted in SQL)."""
     now = now or utcnow()
     rows = []
-    for planned in reminders.schedule(event):
+    for planned in schedule(event):
         prefix = reminders.key_prefix(event.id, planned)
         marker = Message.recipient == ""
         tally = db.session.execute(select(

@@ -18,8 +18,7 @@ from flask import current_app
 from sqlalchemy import Integer, Select, String, cast, exists, func, literal, null, select
 
 from ..events.models import Event, EventStatus
-from ..events.reminder_settings import (BEFORE_DEADLINE, BEFORE_MEETING, DEADLINE_SUMMARY, OFFSET_KINDS,  # noqa: F401
-                                        OffsetError, PlannedReminder, clean_reminders, parse_offset, schedule)
+from ..events.reminder_settings import BEFORE_DEADLINE, BEFORE_MEETING, PlannedReminder
 from ..extensions import db
 from ..invitations.models import Invitation
 from ..registration.models import ACTIVE_STATUSES, Participant, Registration, RegistrationStatus

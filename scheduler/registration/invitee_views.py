@@ -15,8 +15,9 @@ from ..errors import AlreadyDeclared, DeclarationsClosed, EventFull, Forbidden, 
     ValidationFailed
 from ..events.models import CATEGORY_LABELS, Event, InstitutionCategory
 from ..database import write_transaction
-from ..events.services import declarations_open, get_event
+from ..events.services import get_event
 from ..extensions import db
+from ..seats import declarations_open
 from ..security import limit_declarations_per_address, limit_declarations_per_link
 from .forms import DeclarationForm, declaration_form
 from .models import Registration

@@ -27,7 +27,7 @@ from ..errors import (AlreadyDeclared, DeadlinePassed, DeclarationsClosed, Event
 from ..events.models import Event, InstitutionCategory
 from ..extensions import db
 from ..invitations.models import Invitation
-from ..seats import (Occupancy, declarations_open, lock_event, occupancy, place, promote_waiting_list,  # noqa: F401
+from ..seats import (declarations_open, lock_event, occupancy, place, promote_waiting_list,
                      waiting_list_position)
 from ..tokens import digest, looks_like_token, new_token, same_token
 from ..validation import clean_email, clean_text
