@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run test install install-dev browser translations messages migrate bench chaos clean
+.PHONY: run test install install-dev system browser translations messages migrate bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +21,24 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(VENV)/.installed $@
 
-install: $(VENV)/.installed translations
+install: $(VENV)/.installed translations system
 
-install-dev: $(VENV)/.installed-dev translations browser
+install-dev: $(VENV)/.installed-dev translations system browser
 
-# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own).
+# Debian packages, installed with apt-get (as root or through sudo) only when missing.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
+
+# What WeasyPrint needs to make PDFs (Pango, HarfBuzz) and the fonts with Polish letters the documents embed.
+system:
+	@dpkg -s libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null 2>&1 || { \
+	  $(APT_INSTALL) libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null; }
+
+# Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own), and
+# poppler-utils (pdftoppm) to render generated PDFs to images in the tests.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; } || { \
+	  $(APT_INSTALL) chromium poppler-utils >/dev/null; }
 
 translations: | $(BIN)/python
 	@$(BIN)/pybabel compile --use-fuzzy -d scheduler/translations >/dev/null
@@ -37,7 +46,7 @@ translations: | $(BIN)/python
 # After adding or changing user-facing strings: refresh the catalogs, then translate the new Polish entries
 # (tests/test_translations.py fails until every string has a Polish translation).
 messages: | $(BIN)/python
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --project="Liderzy kooperacji" \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 -k _ln:1,2 -k lazy_ngettext:1,2 --project="Liderzy kooperacji" \
 	  --copyright-holder="Regionalny Ośrodek Polityki Społecznej w Rzeszowie" -o scheduler/translations/messages.pot .
 	$(BIN)/pybabel update -i scheduler/translations/messages.pot -d scheduler/translations --no-fuzzy-matching --ignore-obsolete
 

@@ -56,10 +56,24 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # argon2id cost for organisers' passwords (argon2-cffi's defaults: 3 passes over 64 MiB, about 50 ms);
+    # hashes made with other values are upgraded at the next login.
+    ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_KIB = _int("ARGON2_MEMORY_KIB", 64 * 1024)
+    # One-time links to set a password: an invitation of a new organiser, a forgotten password.
+    ACCOUNT_INVITE_HOURS = _int("ACCOUNT_INVITE_HOURS", 7 * 24)
+    PASSWORD_RESET_MINUTES = _int("PASSWORD_RESET_MINUTES", 60)
+    PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5/hour")
 
-    # Limits on what a declarant may send.
-    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+    # Limits on what a declarant may send. The application refuses a scan above MAX_SCAN_BYTES next to the file
+    # field, keeping everything typed; the request limit stays well above it so that an oversize scan reaches the
+    # application at all (a body past MAX_CONTENT_LENGTH is cut off by the server and gets a plain 413 page).
     MAX_SCAN_BYTES = _int("MAX_SCAN_BYTES", 10 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 40 * 1024 * 1024)
+    # The form's text fields (not files) together, and its number of fields: the largest form, paper entry with
+    # 100 participant rows, stays far below both; Werkzeug's own defaults, named here to be set in one place.
+    MAX_FORM_MEMORY_SIZE = _int("MAX_FORM_MEMORY_SIZE", 500_000)
+    MAX_FORM_PARTS = _int("MAX_FORM_PARTS", 1000)
     # All scans of one meeting together (the database holds them); past this a declarant is told to e-mail the scan.
     MAX_SCAN_BYTES_PER_MEETING = _int("MAX_SCAN_BYTES_PER_MEETING", 500 * 1024 * 1024)
     MAX_PARTICIPANTS_PER_DECLARATION = _int("MAX_PARTICIPANTS_PER_DECLARATION", 50)
@@ -142,6 +156,9 @@ class Config:
 
     # Personal data of declarants is anonymised this many days after a meeting ends (purge-personal-data).
     PERSONAL_DATA_RETENTION_DAYS = _int("PERSONAL_DATA_RETENTION_DAYS", 365)
+    # The audit trail of organisers' changes holds no personal data and is kept this long (project documentation
+    # of the European Social Fund must be kept for years after the project ends).
+    AUDIT_RETENTION_DAYS = _int("AUDIT_RETENTION_DAYS", 10 * 365)
 
     FUNDING_FOOTER = (
         "Projekt „Liderzy kooperacji” realizowany w ramach Programu Operacyjnego Wiedza, Edukacja, Rozwój "
@@ -163,6 +180,9 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = False
     MAIL_SERVER = None
     BASE_URL = "http://localhost"
+    # Cheap hashes: the suite creates hundreds of accounts.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 1024
 
 
 class ProductionConfig(Config):

@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = Utf8FormRequest
     env = os.environ.get("APP_ENV", "test" if test_config is not None else "development")
     app.config.from_object(CONFIGS[env])
+    app.config["APP_ENV"] = env
     if test_config:
         app.config.update(test_config)
     if env == "production" and app.config["SECRET_KEY"] in (None, "", "dev-only-not-secret"):
@@ -85,6 +86,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     install_log_redaction(app)  # personal and manage links never reach a log
     register_template_helpers(app)
 
+    from .admin.projects import bp as projects_bp
+    from .admin.settings import bp as settings_bp
+    from .audit.views import bp as audit_bp
+    from .presence.views import bp as presence_bp
+    from .surveys.views import bp as surveys_bp
+    from .admin.team import bp as team_bp
+    from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
     from .auth.cli import cli as auth_cli
     from .auth.views import bp as auth_bp
@@ -98,7 +106,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .privacy.services import cli as privacy_cli
     from .web.views import bp as web_bp
 
-    for blueprint in (web_bp, auth_bp, auth_cli, demo_cli, events_bp, invitations_bp, registration_bp,
+    for blueprint in (web_bp, auth_bp, admin_bp, projects_bp, settings_bp, team_bp, audit_bp,
+                      presence_bp, surveys_bp, auth_cli, demo_cli, events_bp, invitations_bp, registration_bp,
                       declarations_bp, calendar_bp, notifications_bp, privacy_cli):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
@@ -129,6 +138,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         return response
 
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
+
+    # Organisers' changes to meetings, invitations and declarations are recorded from the ORM's change tracking.
+    from .audit.recorder import install as install_audit
+
+    install_audit()
 
     # Domain code announces changes with signals; the notifications feature listens (one visible list).
     from .notifications.subscriptions import subscribe

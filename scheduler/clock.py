@@ -47,11 +47,12 @@ def _safe_tick(app: Flask) -> None:
 
 
 def _safe_purge(app: Flask) -> None:
+    from .audit.views import purge_old_entries
     from .privacy.services import purge_expired_personal_data
 
     try:
         with app.app_context():
-            counts = purge_expired_personal_data()
+            counts = {**purge_expired_personal_data(), "audit entries": purge_old_entries()}
             if any(counts.values()):
                 log.info("retention: anonymised %s", counts)
     except Exception:

@@ -50,6 +50,7 @@ class UTCDateTime(TypeDecorator):
 # `write_transaction`; everything else (other methods, CLI commands, the clock, code outside a request) writes.
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WRITER: ContextVar[bool] = ContextVar("sqlite_writer", default=False)
+_READER: ContextVar[bool] = ContextVar("sqlite_reader", default=False)  # inside reads_before_lock
 _READ_ONLY = "sqlite_read_only"  # connection.info key: the current transaction began deferred
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
@@ -61,6 +62,8 @@ def writes(view):
 
 
 def _begins_writer() -> bool:
+    if _READER.get():
+        return False
     if _WRITER.get() or not has_request_context() or request.method not in READ_ONLY_METHODS:
         return True
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
@@ -75,12 +78,24 @@ def writes_blueprint(app, name: str) -> None:
 
 
 def _in_read_transaction() -> bool:
+    """SQLite's deferred read transaction is open, or PostgreSQL reads without one (read_without_transaction).
+
+    Looks only at the connections the session holds: asking for one would begin a transaction (and on SQLite
+    wait for the write lock, at the end of a request that failed for want of it).
+    """
     from .extensions import db
 
-    if db.engine.dialect.name != "sqlite":
+    transaction = db.session().get_transaction()
+    if transaction is None:
         return False
-    session = db.session()
-    return session.in_transaction() and session.connection().info.get(_READ_ONLY, False)
+    sqlite = db.engine.dialect.name == "sqlite"
+    for connection in transaction.connections:
+        if connection.closed or connection.invalidated:
+            continue
+        if connection.info.get(_READ_ONLY, False) if sqlite else \
+                connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return True
+    return False
 
 
 @contextmanager
@@ -106,6 +121,60 @@ def write_transaction():
         raise
     finally:
         _WRITER.reset(token)
+
+
+@contextmanager
+def reads_before_lock():
+    """Run what a write reads first (finding, loading, validating) without holding SQLite's write lock.
+
+    A writing request's SQLite transaction takes the database's write lock when it begins, so the reads and
+    checks before `seats.lock_event` would hold it too, and every other writer would wait for them. In this
+    block they run in a deferred read transaction instead, ended (keeping what it loaded) when the block
+    ends; the write then begins its own transaction, which takes the lock. Nothing changes on PostgreSQL,
+    where the lock is the meeting's row lock taken by lock_event, or when a transaction is already open.
+    """
+    from .extensions import db
+
+    if db.engine.dialect.name != "sqlite" or db.session().in_transaction():
+        yield
+        return
+    token = _READER.set(True)
+    try:
+        yield
+    finally:
+        _READER.reset(token)
+    end_read_transaction()
+
+
+def read_without_transaction() -> None:
+    """Run the rest of this read-only request's statements without BEGIN and ROLLBACK (PostgreSQL).
+
+    For requests answered from a statement or two, such as a feed's 304: under PostgreSQL's READ COMMITTED
+    each statement reads its own snapshot anyway, so a transaction around reads adds nothing but its two
+    round trips. Call it before the request's first statement; it changes nothing on SQLite (whose read
+    transaction is what keeps a page's statements on one snapshot), once a transaction began, or for a
+    request that may write.
+    """
+    from .extensions import db
+
+    session = db.session()
+    if db.engine.dialect.name != "postgresql" or session.in_transaction() or _begins_writer():
+        return
+    # The session's connection keeps this until the session ends its transaction: the next use begins as usual.
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def reads_only(view):
+    """Mark a GET view that only reads: its blueprint's `begin_reads_only` hook runs read_without_transaction."""
+    view.reads_only = True
+    return view
+
+
+def begin_reads_only() -> None:
+    """A blueprint's before_request hook for its views marked with `reads_only`."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "reads_only", False):
+        read_without_transaction()
 
 
 def end_read_transaction(_exc=None) -> None:

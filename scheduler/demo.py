@@ -1,23 +1,28 @@
 """Demo data: the project's real meetings from the letters in shared/seeds."""
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
 from datetime import datetime, timedelta
 
 import click
 from flask import Blueprint, current_app
+from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import func, select
 
 from .auth.models import Organisation, User
+from .auth.passwords import hash_password
 from .auth.services import get_or_create_organisation
 from .database import utcnow
 from .events.models import Event, EventKind, EventStatus
 from .extensions import db
 from .invitations.models import Invitation
+from .projects.models import Project
+from .projects.services import clean_logo_strip
 from .registration.models import Channel, Participant, Registration, RegistrationStatus
 from .timeutil import localize
 from .tokens import new_token
-from werkzeug.security import generate_password_hash
 
 cli = Blueprint("demo_cli", __name__, cli_group=None)
 
@@ -37,10 +42,42 @@ ORGANISATIONS = [
      "organizator@mcps.local"),
 ]
 
+# Whom the accessibility statement names at each organisation (fictional people, demo addresses).
+ACCESSIBILITY_COORDINATORS = {
+    "ROPS Rzeszów": ("Joanna Wiśniewska", "dostepnosc@rops.rzeszow.local", "17 747 06 10"),
+    "ROPS Lublin": ("Marek Zieliński", "dostepnosc@rops.lublin.local", "81 528 76 50"),
+    "ROPS Białystok": ("Katarzyna Wojciechowska", "dostepnosc@rops-bialystok.local", "85 744 72 70"),
+    "ROPS Kielce": ("Tomasz Kamiński", "dostepnosc@rops.kielce.local", "41 342 18 20"),
+    "MCPS Warszawa": ("Agnieszka Lewandowska", "dostepnosc@mcps.local", "22 376 85 00"),
+}
+
 PCPR_STATEMENT = ("Oświadczam, że Powiatowe Centrum Pomocy Rodzinie deklaruje gotowość udziału w testowaniu "
                   "Modelu Kooperacji w ramach projektu „Liderzy kooperacji” za akceptacją Starosty.")
 PODLASKIE_STATEMENT = ("Oświadczam, że zgłoszenie ma akceptację Starosty/Wójta, który wyrazi zgodę na udział radnego "
                        "w Partnerskim Zespole Kooperacji i zawrze porozumienie o współpracy z gminą/powiatem.")
+
+
+def placeholder_logo_strip() -> bytes:
+    """A clearly labelled stand-in for the EU logo strip, drawn here (no downloaded artwork in the demo)."""
+    try:
+        font = ImageFont.truetype("DejaVuSans.ttf", 22)
+        small = ImageFont.truetype("DejaVuSans.ttf", 15)
+    except OSError:  # fonts-dejavu-core missing: Pillow's own scalable font
+        font, small = ImageFont.load_default(22), ImageFont.load_default(15)
+    image = Image.new("RGB", (1200, 150), "white")
+    draw = ImageDraw.Draw(image)
+    boxes = [("Fundusze Europejskie", "#003399"), ("Rzeczpospolita Polska", "#dc143c"),
+             ("Unia Europejska – Europejski Fundusz Społeczny", "#003399")]
+    left = 20
+    for label, colour in boxes:
+        width = 60 + int(draw.textlength(label, font=font))
+        draw.rounded_rectangle((left, 40, left + width, 120), radius=10, outline=colour, width=4)
+        draw.text((left + 30, 66), label, fill=colour, font=font)
+        left += width + 30
+    draw.text((20, 10), "DEMO – pasek zastępczy, nie są to oryginalne logotypy", fill="#555555", font=small)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def _at(day: str, hour: str) -> datetime:
@@ -48,8 +85,10 @@ def _at(day: str, hour: str) -> datetime:
 
 
 def _event(org: Organisation, **values) -> Event:
+    # Every demo meeting is one of the seeds' project (the only project, made first by load_demo_data).
+    project = db.session.execute(select(Project)).scalar_one()
     event = Event(organisation=org, ical_uid=f"{uuid.uuid4()}@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}",
-                  status=EventStatus.PUBLISHED.value, published_at=utcnow(), **values)
+                  status=EventStatus.PUBLISHED.value, published_at=utcnow(), project=project, **values)
     db.session.add(event)
     return event
 
@@ -79,11 +118,22 @@ def load_demo_data() -> dict:
     for name, short, address, email in ORGANISATIONS:
         org = get_or_create_organisation(name, short_name=short, address=address)
         orgs[short] = org
+        (org.accessibility_contact_name, org.accessibility_contact_email,
+         org.accessibility_contact_phone) = ACCESSIBILITY_COORDINATORS[short]
         db.session.add(User(email=email, name=f"Organizator {short}", organisation=org,
-                            password_hash=generate_password_hash(DEMO_PASSWORD), feed_token=new_token()))
+                            password_hash=hash_password(DEMO_PASSWORD), feed_token=new_token()))
     db.session.add(User(email=ADMIN_EMAIL, name="Administrator (lider projektu)", organisation=orgs["ROPS Rzeszów"],
-                        is_admin=True, password_hash=generate_password_hash(DEMO_PASSWORD), feed_token=new_token()))
+                        is_admin=True, password_hash=hash_password(DEMO_PASSWORD), feed_token=new_token()))
     rzeszow, bialystok, kielce = orgs["ROPS Rzeszów"], orgs["ROPS Białystok"], orgs["ROPS Kielce"]
+    project = Project(
+        name="Liderzy kooperacji", lead_organisation=rzeszow,
+        partners=[orgs[short] for short in ("ROPS Lublin", "ROPS Białystok", "ROPS Kielce", "MCPS Warszawa")],
+        funding_sentence=current_app.config["FUNDING_FOOTER"],
+        reporting_target=("Model Kooperacji przetestowany w gminach i powiatach pięciu województw; Partnerskie Zespoły "
+                          "Kooperacji i szkolenia Makroregionalnej Szkoły Kooperacji dla ich członków."))
+    project.logo_strip = clean_logo_strip(placeholder_logo_strip())
+    project.logo_strip_version = hashlib.sha256(project.logo_strip).hexdigest()[:16]
+    db.session.add(project)
 
     # Seed 000: information session for PCPRs, declarations with a signed statement by 12.04.2019.
     info = _event(
@@ -203,10 +253,15 @@ def load_demo_data() -> dict:
 
 
 @cli.cli.command("demo-data")
-@click.option("--if-empty", is_flag=True, help="Load only when the database has no organisations yet.")
+@click.option("--if-empty", is_flag=True, help="Load only when the database has no organisations or users yet.")
 def demo_data_command(if_empty):
-    """Load the project's real meetings from the seed letters as demo data."""
-    if db.session.execute(select(Organisation.id)).first() is not None:
+    """Load the project's real meetings from the seed letters as demo data (never in production)."""
+    if current_app.config["APP_ENV"] == "production":
+        # The demo accounts' password is printed in the README: they must never exist on a live service.
+        raise click.ClickException("Dane demonstracyjne nie są wczytywane przy APP_ENV=production / "
+                                   "demo data is never loaded in production.")
+    if (db.session.execute(select(Organisation.id).limit(1)).first() is not None
+            or db.session.execute(select(User.id).limit(1)).first() is not None):
         if if_empty:
             click.echo("Baza zawiera już dane – pomijam dane demonstracyjne.")
             return

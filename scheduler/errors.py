@@ -5,7 +5,10 @@ Messages are lazy translations so each user reads them in their language.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -125,7 +128,78 @@ _HTTP_MESSAGES = {
 }
 
 
+@dataclass(frozen=True)
+class SummaryItem:
+    """One line of a page's error summary: the message, and the id of the input it links to (None: no input)."""
+
+    message: str
+    target: str | None = None
+    label: str = ""
+
+
+# Inputs a reader cannot go to: their errors are listed without a link.
+_UNLINKED_TYPES = {"HiddenField", "CSRFTokenField", "SubmitField"}
+
+
+def _summary_of_field(field, groups: dict, label: str = "") -> list[SummaryItem]:
+    items = [SummaryItem(str(message), field.id) for message in groups.get(field.id, ())]
+    if field.type == "FieldList":
+        for row, entry in enumerate(field, start=1):
+            items += _summary_of_field(entry, groups, _("%(label)s (row %(n)d)", label="%(label)s", n=row))
+        return items
+    if field.type == "FormField":
+        for sub in field:
+            items += _summary_of_field(sub, groups, label)
+        return items
+    # A checkbox's label is the whole statement: its message says enough.
+    own_label = "" if field.type == "BooleanField" else str(field.label.text)
+    shown = (label % {"label": own_label} if label and own_label else own_label)
+    target = None if field.type in _UNLINKED_TYPES else field.id
+    return items + [SummaryItem(str(message), target, shown) for message in field.errors or ()]
+
+
+def error_summary_items(form=None, fields: dict | None = None, general=(), linked: bool = True) -> list[SummaryItem]:
+    """Every error of a page in the order of the page, each linked to the input it is about.
+
+    From a WTForms form: each field's errors (rows of a FieldList numbered),
+    messages about a group of inputs (the form's `error_groups()`: pairs of the
+    group's first input and messages) and messages about no field (its
+    `general_errors`); the form's `summary_order` names its top-level fields in
+    page order where that differs from the class. From a DomainError's
+    `fields` dict: keys become ids the way WTForms names nested fields
+    (`participants.0.name` -> `participants-0-name`), unless `linked` is false
+    (a page without the inputs).
+    """
+    items = [SummaryItem(str(message)) for message in general or ()]
+    if form is not None:
+        items += [SummaryItem(str(message)) for message in getattr(form, "general_errors", None) or ()]
+        groups: dict = {}
+        for first, messages in getattr(form, "error_groups", lambda: ())():
+            groups.setdefault(first.id, []).extend(messages)
+        order = [name for name in getattr(form, "summary_order", ()) if name in form]
+        order += [field.name for field in form if field.name not in order]
+        for name in order:
+            items += _summary_of_field(form[name], groups)
+    for key, message in (fields or {}).items():
+        items.append(SummaryItem(str(message), key.replace(".", "-") if linked else None))
+    return items
+
+
+def _too_large_message():
+    limit = request.max_content_length
+    if limit is None or _wants_json():
+        return _HTTP_MESSAGES[413][0]
+    # Nothing of the form reached the application: the browser still has it.
+    return _l("The data sent is too large: a form may send at most %(mb)d MB at once, attached files included. "
+              "Nothing was saved. Go back with your browser's Back button: what you typed is usually still in the "
+              "form. Then attach a smaller file (a scan at a lower resolution, or a PDF instead of photos).",
+              mb=max(limit // (1024 * 1024), 1))
+
+
 def register_error_handlers(app: Flask) -> None:
+    # The error summary macro (templates/_macros.html) reads forms and DomainError fields through this.
+    app.jinja_env.globals["error_summary_items"] = error_summary_items
+
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
         from .extensions import db
@@ -140,6 +214,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         message, code = _HTTP_MESSAGES.get(exc.code or 500, (exc.description, "http_error"))
+        if exc.code == 413:
+            message = _too_large_message()
         # Keep the exception's own headers (Allow on 405, Retry-After on 429); the body is ours.
         headers = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
         if _wants_json():

@@ -67,3 +67,8 @@ def public_feed(**filters) -> str:
 def private_feed(feed_token: str) -> str:
     """An organiser's private calendar feed."""
     return absolute("calendar.private_calendar", f"/calendar/{feed_token}.ics", feed_token=feed_token)
+
+
+def set_password(token: str) -> str:
+    """A one-time link to set an organiser's password (an invitation or a reset)."""
+    return absolute("auth.set_password", f"/account/set-password/{token}", token=token)

@@ -172,3 +172,17 @@ def test_changes_and_withdrawal_close_at_the_deadline(app):
     with pytest.raises(DeadlinePassed):
         update_declaration(mine.manage_token, {"phone": "1"}, now=later)
     assert mine.status == "confirmed"
+
+
+def test_an_institution_declares_once_per_address_on_an_open_meeting_whatever_the_letter_case(app):
+    # Checked under the meeting's lock in the same statement that counts the seats.
+    event = make.event(invite_only=False, capacity=10)
+    first = declare(event.id, make.declaration(institution="PCPR w Leżajsku", email="pcpr@lezajsk.example.org"))
+    with pytest.raises(AlreadyDeclared):
+        declare(event.id, make.declaration(institution="pcpr W LEŻAJSKU", email="PCPR@Lezajsk.example.org"))
+    other_address = declare(event.id, make.declaration(institution="PCPR w Leżajsku", email="kadry@lezajsk.example.org"))
+    assert other_address.status == "confirmed"
+
+    withdraw(first.manage_token)
+    again = declare(event.id, make.declaration(institution="PCPR w Leżajsku", email="pcpr@lezajsk.example.org"))
+    assert again.id != first.id and again.status == "confirmed"

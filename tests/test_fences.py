@@ -35,7 +35,8 @@ def scene(app):
     message = db.session.execute(select(Message).where(Message.event_id == event.id)).scalars().first()
     stranger = make.user(make.organisation("Mazowieckie Centrum Polityki Społecznej", "MCPS Warszawa"))
     values = {"event_id": event.id, "registration_id": registration.id, "invitation_id": invitation.id,
-              "message_id": message.id, "key": "before_deadline:P3D"}
+              "message_id": message.id, "key": "before_deadline:P3D", "kind": "csv",
+              "bundle": "pdf"}
     return owner, stranger, event, registration, values
 
 

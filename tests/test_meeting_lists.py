@@ -146,3 +146,43 @@ def test_the_dashboard_and_home_page_issue_the_same_few_statements_for_3_or_30_m
     # the user; the counts of both lists; a page of each, organisations joined; seats and queues of those shown
     assert len(dashboard) <= 6, dashboard
     assert len(home) <= 3, home
+
+
+def _row(page: str, title: str) -> str:
+    """The dashboard's table row of the meeting titled `title`."""
+    return next(row for row in re.findall(r"<tr class=\"event-.*?</tr>", page, re.S) if title in row)
+
+
+def test_each_dashboard_row_names_its_status_seats_deadline_and_links_in_polish(app, client):
+    # The labels and links are built once per page; each row must still get its own values.
+    from scheduler.events.services import cancel_event
+
+    organiser = make.user()
+    confirmed = _upcoming(organiser, 0)
+    declare(confirmed.id, make.declaration(seats=2))
+    unlimited = make.event(organiser, title="Nadchodzące spotkanie nr 001", capacity=None,
+                           starts_at=confirmed.starts_at + timedelta(days=1),
+                           ends_at=confirmed.ends_at + timedelta(days=1),
+                           declaration_deadline=confirmed.declaration_deadline)
+    draft = _upcoming(organiser, 2, published=False)
+    cancelled = _upcoming(organiser, 3)
+    cancel_event(organiser, cancelled)
+    past = _past(organiser, 0)
+    make.login(client, organiser)
+
+    page = client.get("/organiser/?lang=pl").get_data(as_text=True)
+
+    row = _row(page, "Nadchodzące spotkanie nr 000")
+    assert "Opublikowane" in row and "2 z 30" in row and "termin upłynął" not in row
+    for path in (f"/organiser/events/{confirmed.id}", f"/organiser/events/{confirmed.id}/edit",
+                 f"/organiser/events/{confirmed.id}/invitations", f"/organiser/events/{confirmed.id}/declarations"):
+        assert f'href="{path}"' in row, path
+    assert ">Podsumowanie<" in row and ">Edytuj<" in row and ">Zaproszenia<" in row and ">Deklaracje<" in row
+    assert "0 (bez limitu)" in _row(page, "Nadchodzące spotkanie nr 001")
+    assert f'href="/organiser/events/{unlimited.id}"' in _row(page, "Nadchodzące spotkanie nr 001")
+    assert "Wersja robocza" in _row(page, "Nadchodzące spotkanie nr 002")
+    assert f'href="/organiser/events/{draft.id}/edit"' in _row(page, "Nadchodzące spotkanie nr 002")
+    cancelled_row = _row(page, "Nadchodzące spotkanie nr 003")
+    assert "Odwołane" in cancelled_row and "/edit" not in cancelled_row
+    past_row = _row(page, "Minione spotkanie nr 000")
+    assert "termin upłynął" in past_row and f'href="/organiser/events/{past.id}/declarations"' in past_row

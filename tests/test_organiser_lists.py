@@ -16,7 +16,7 @@ from scheduler.registration.services import declare, decline_invitation
 from scheduler.timeutil import to_local
 
 from . import factories as make
-from .helpers import sql_statements
+from .helpers import confirm, sql_statements
 
 PAGE = 50
 
@@ -76,10 +76,10 @@ def test_the_status_filter_is_kept_across_pages_and_after_an_action(client, orga
     assert 'class="declaration-confirmed"' not in first + second
     assert "Waiting list (53)" in first and "All (55)" in first  # the filter links count each status
 
-    # Withdrawing from page 2 of the filtered list comes back to page 2 of the filtered list.
+    # Withdrawing from page 2 of the filtered list (through its confirmation page) comes back to page 2 of it.
     target = declaration_ids(second)[0]
-    action = re.search(rf'action="([^"]*/declarations/{target}/withdraw[^"]*)"', second).group(1)
-    response = client.post(action)
+    link = html.unescape(re.search(rf'href="([^"]*/declarations/{target}/withdraw[^"]*)"', second).group(1))
+    response = confirm(client, link)
     assert response.status_code == 302
     assert "status=waitlisted" in response.location and "page=2" in response.location
 
@@ -179,9 +179,11 @@ def test_the_csv_rows_and_columns_are_as_before(client, organiser):
     assert lines == [
         "Institution;Category;Status;Channel;Date that counts;Contact person;E-mail;Phone;Seats;Participants;"
         "Special needs;Notes;Invited",
-        f"PCPR w Łańcucie;Powiat (starostwo, PCPR);Confirmed;Online form;{stamp(first)};Anna Kowalska;pcpr@example.org;"
+        "PCPR w Łańcucie;District (powiat: starostwo, family support centre PCPR);"
+        f"Confirmed;Online form;{stamp(first)};Anna Kowalska;pcpr@example.org;"
         "17 225 00 00;2;Anna Kowalska (dyrektor), Jan Nowak;Jan Nowak: dieta wegetariańska;;yes",
-        f"GOPS Kuryłówka;Gmina (urząd gminy, OPS);On the waiting list;Online form;{stamp(second)};Anna Kowalska;"
+        "GOPS Kuryłówka;Municipality (gmina office, social welfare centre OPS);"
+        f"On the waiting list;Online form;{stamp(second)};Anna Kowalska;"
         "gops@example.org;;1;Uczestnik 1 (pracownik socjalny);;;no",
     ]
 

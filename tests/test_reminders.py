@@ -18,6 +18,7 @@ from scheduler.notifications.reminder_planner import plan_due_reminders, reminde
 from scheduler.registration.services import declare, decline_invitation, withdraw
 
 from . import factories as make
+from .helpers import confirm, ticked
 
 
 def _meeting(organiser=None, **overrides):
@@ -271,7 +272,7 @@ def test_the_reminders_page_lists_them_and_its_buttons_work(mail_app, smtp_serve
 
     client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P3D/skip", data={"skip": "1"})
     assert "before_deadline:P3D" in event.skipped_reminders
-    client.post(f"/organiser/events/{event.id}/reminders/before_deadline:P1D/send")
+    confirm(client, f"/organiser/events/{event.id}/reminders/before_deadline:P1D/send")
     dispatch_due()
     assert [m["To"] for m in smtp_server.messages] == [invitation.email]
     assert client.post(f"/organiser/events/{event.id}/reminders/nonsense/send").status_code == 404
@@ -295,7 +296,7 @@ def test_the_meeting_form_sets_the_reminder_offsets_and_explains_a_wrong_one(app
     client = app.test_client()
     make.login(client, organiser)
     page = client.get(f"/organiser/events/{event.id}/edit")
-    assert 'value="P3D, P1D"' in page.text
+    assert ticked(page.text, "reminders_before_deadline") == ["P3D", "P1D"]
 
     wrong = client.post(f"/organiser/events/{event.id}/edit",
                         data=meeting_form(reminders_before_deadline="3 days", reminders_before_meeting="P1D"))

@@ -171,3 +171,25 @@ def test_a_get_that_writes_without_saying_so_is_caught_in_tests(make_app, databa
         client = app.test_client()
         assert client.get("/test-only/unmarked").status_code == 500  # RuntimeError: a write inside a read-only...
         assert client.get("/test-only/marked").get_data(as_text=True) == "written"
+
+
+def test_a_declaration_is_checked_before_it_queues_for_the_write_lock(lite, database_url):
+    # Finding the meeting and validating the input need no lock: a refused declaration is told so at once,
+    # and a valid one waits for the lock and is then saved.
+    event = make.event(capacity=10, invite_only=False)
+    event_id = event.id
+    client = lite.test_client()
+    path = f"/api/v1/events/{event_id}/registrations"
+
+    with another_writer(database_url):
+        refused, took = timed(lambda: client.post(path, json=make.declaration(consents={"rodo": False})))
+    assert refused.status_code == 422 and "consents.rodo" in refused.json["error"]["fields"], refused.json
+    assert took < PROMPT, took
+
+    with another_writer(database_url, release_after=HOLD):
+        saved, took = timed(lambda: client.post(path, json=make.declaration()))
+    assert saved.status_code == 201 and saved.json["status"] == "confirmed", saved.json
+    assert took >= HOLD * 0.9, took  # it queued for the lock behind the other writer
+    db.session.expire_all()
+    assert db.session.execute(select(Registration.id).where(Registration.event_id == event_id)).all() == \
+        [(saved.json["id"],)]

@@ -28,7 +28,8 @@ from . import factories as make
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "scheduler" / "translations"
 # The keywords of `make messages` (Babel's defaults cover _, gettext and ngettext; these add the lazy ones).
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+            "lazy_ngettext": (1, 2), "_ln": (1, 2)}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 
 
@@ -175,7 +176,7 @@ def test_a_declaration_with_mistakes_is_explained_in_polish(client):
 
     assert response.status_code == 422
     text_of_page = page(response)
-    assert "Niektóre pola nie zostały poprawnie wypełnione." in text_of_page
+    assert "Formularz zawiera błędy" in text_of_page  # the error summary at the top of the form
     assert "To nie jest prawidłowy adres e-mail." in text_of_page
     assert "Warunkiem udziału jest wyrażenie zgody na przetwarzanie danych osobowych." in text_of_page
 

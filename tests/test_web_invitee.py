@@ -117,7 +117,7 @@ def test_the_deadline_is_shown_in_the_meetings_time_zone(web):
     event.ends_at = datetime(2030, 3, 20, 12, tzinfo=timezone.utc)
     db.session.commit()
 
-    assert "March 10, 2030, 22:30" in page(web.get(f"/i/{invitation.token}"))
+    assert "10 March 2030, 22:30" in page(web.get(f"/i/{invitation.token}"))
 
 
 def test_an_invitation_that_declared_shows_its_status_and_manage_link_instead_of_the_form(web):

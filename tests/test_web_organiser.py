@@ -17,6 +17,7 @@ from scheduler.registration.services import UploadedScan, declare
 from scheduler.timeutil import to_local
 
 from . import factories as make
+from .helpers import confirm, confirm_import
 
 
 def text_of(response) -> str:
@@ -208,7 +209,7 @@ def test_the_overview_page_shows_seats_waiting_list_quotas_and_who_has_not_answe
 
     assert "Seats taken 3" in page and "Seats free 0 – the meeting is full" in page
     assert "Waiting list 2 declarations, 3 seats" in page
-    assert "Gmina (urząd gminy, OPS) 1 1 0 1 – reached" in page
+    assert "Municipality (gmina office, social welfare centre OPS) 1 1 0 1 – reached" in page
     assert "Invited: 2 · not answered: 1 · declined: 0" in page
     assert silent.institution in page.split("Not answered yet", 1)[1]
     assert "days" in page and "left" in page
@@ -245,7 +246,7 @@ def test_adding_one_invitee_and_seeing_a_mistake_next_to_its_field(client):
     assert db.session.execute(select(Invitation.institution)).scalar_one() == "PCPR w Łańcucie"
 
 
-def test_a_pasted_list_with_one_bad_line_adds_nobody_and_names_the_line(client):
+def test_a_pasted_list_with_one_bad_line_is_previewed_naming_the_line_and_only_the_good_rows_are_added(client):
     organiser = make.user()
     event = make.event(organiser)
     make.login(client, organiser)
@@ -253,29 +254,31 @@ def test_a_pasted_list_with_one_bad_line_adds_nobody_and_names_the_line(client):
               "PCPR w Łańcucie;powiat;pcpr@lancut.pl\n"
               "OPS w Białobrzegach;gmina;ops-bialobrzegi\n")
 
-    response = client.post(f"/organiser/events/{event.id}/invitations/import", data={"csv": pasted})
+    preview = client.post(f"/organiser/events/{event.id}/invitations/import", data={"csv": pasted})
 
-    assert response.status_code == 422
-    page = text_of(response)
-    assert "Nothing was added" in page and "Line 3 (e-mail)" in page
+    assert preview.status_code == 200
+    assert "3 OPS w Białobrzegach" in text_of(preview) and "e-mail: This is not a valid" in text_of(preview)
     assert count(Invitation) == 0
+    page = text_of(confirm_import(client, preview))
+    assert "Invitees added: 1." in page and "1 row with errors was not added (lines: 3)." in page
+    assert db.session.execute(select(Invitation.institution)).scalar_one() == "PCPR w Łańcucie"
 
 
-def test_an_uploaded_windows_spreadsheet_is_imported_and_duplicates_are_reported_as_skipped(client):
+def test_an_uploaded_windows_spreadsheet_is_imported_and_duplicates_are_shown_as_skipped(client):
     organiser = make.user()
     event = make.event(organiser)
     make.login(client, organiser)
-    listing = "Instytucja;Kategoria;E-mail\r\nPCPR w Łańcucie;PCPR;pcpr@lancut.pl\r\nGOPS Żołynia;gops;gops@zolynia.pl\r\n"
+    listing = ("Instytucja;Kategoria;E-mail\r\n"
+               "PCPR w Łańcucie;PCPR;pcpr@lancut.pl\r\nGOPS Żołynia;gops;gops@zolynia.pl\r\n")
 
     first = client.post(f"/organiser/events/{event.id}/invitations/import",
                         data={"csv_file": (io.BytesIO(listing.encode("cp1250")), "lista.csv")},
                         content_type="multipart/form-data")
-    assert first.status_code == 302
-    again = client.post(f"/organiser/events/{event.id}/invitations/import", data={"csv": listing},
-                        follow_redirects=True)
+    assert "Invitees added: 2." in text_of(confirm_import(client, first))
+    again = client.post(f"/organiser/events/{event.id}/invitations/import", data={"csv": listing})
 
     page = text_of(again)
-    assert "Invitees added: 0." in page and "Skipped 2 already invited" in page
+    assert page.count("already invited, skipped") == 2 and 'id="confirm-import"' not in again.get_data(as_text=True)
     names = set(db.session.execute(select(Invitation.institution)).scalars())
     assert names == {"PCPR w Łańcucie", "GOPS Żołynia"}
 
@@ -287,9 +290,9 @@ def test_a_revoked_personal_link_stops_working(client):
     assert client.get(f"/i/{invitation.token}").status_code != 404
     make.login(client, organiser)
 
-    response = client.post(f"/organiser/events/{event.id}/invitations/{invitation.id}/revoke", follow_redirects=True)
+    response = confirm(client, f"/organiser/events/{event.id}/invitations/{invitation.id}/revoke")
 
-    assert "Link revoked" in text_of(response)
+    assert "Link revoked" in text_of(client.get(response.location))
     assert client.get(f"/i/{invitation.token}").status_code == 404
 
 
@@ -305,7 +308,7 @@ def test_the_organiser_accepts_and_rejects_declarations_in_a_moderated_meeting(c
     assert listing.count("Awaiting the organiser's approval") == 2
 
     client.post(f"/organiser/events/{event.id}/declarations/{chosen.id}/decide", data={"decision": "accept"})
-    client.post(f"/organiser/events/{event.id}/declarations/{refused.id}/decide", data={"decision": "reject"})
+    confirm(client, f"/organiser/events/{event.id}/declarations/{refused.id}/decide?decision=reject")
 
     db.session.expire_all()
     assert (db.session.get(Registration, chosen.id).status, db.session.get(Registration, refused.id).status) == (
@@ -319,7 +322,7 @@ def test_withdrawing_on_the_institutions_behalf_promotes_the_waiting_list(client
     waiting = declare(event.id, make.declaration())
     make.login(client, organiser)
 
-    client.post(f"/organiser/events/{event.id}/declarations/{holder.id}/withdraw")
+    confirm(client, f"/organiser/events/{event.id}/declarations/{holder.id}/withdraw")
 
     db.session.expire_all()
     assert db.session.get(Registration, holder.id).status == "withdrawn"
@@ -514,7 +517,7 @@ def test_the_organiser_revokes_a_manage_link_and_the_declarant_gets_a_new_one(ma
     client = mail_app.test_client()
     make.login(client, organiser)
 
-    response = client.post(f"/organiser/events/{event.id}/declarations/{registration.id}/new-link")
+    response = confirm(client, f"/organiser/events/{event.id}/declarations/{registration.id}/new-link")
     assert response.status_code == 302
     db.session.refresh(registration)
     assert registration.manage_token != old_token

@@ -24,12 +24,20 @@ def organiser_routes(event_id: int, invitation_id: int, registration_id: int) ->
         ("GET", f"{base}/invitations"),
         ("POST", f"{base}/invitations/add"),
         ("POST", f"{base}/invitations/import"),
+        ("POST", f"{base}/invitations/import/confirm"),
+        ("GET", f"{base}/invitations/template.csv"),
+        ("GET", f"{base}/invitations/template.xlsx"),
+        ("GET", f"{base}/invitations/{invitation_id}/revoke"),
         ("POST", f"{base}/invitations/{invitation_id}/revoke"),
         ("GET", f"{base}/declarations"),
         ("GET", f"{base}/declarations/new"),
         ("POST", f"{base}/declarations/new"),
+        ("GET", f"{base}/declarations/{registration_id}/decide?decision=reject"),
         ("POST", f"{base}/declarations/{registration_id}/decide"),
+        ("GET", f"{base}/declarations/{registration_id}/withdraw"),
         ("POST", f"{base}/declarations/{registration_id}/withdraw"),
+        ("GET", f"{base}/declarations/{registration_id}/new-link"),
+        ("POST", f"{base}/declarations/{registration_id}/new-link"),
         ("GET", f"{base}/declarations/{registration_id}/scan"),
         ("GET", f"{base}/declarations.csv"),
     ]
@@ -51,7 +59,8 @@ def test_an_organiser_of_another_organisation_gets_403_on_every_route_and_change
     stranger = make.user(make.organisation("Regionalny Ośrodek Polityki Społecznej w Lublinie", "ROPS Lublin"))
     make.login(client, stranger)
     form = {"title": "Przejęte", "decision": "reject", "institution": "X", "category": "powiat",
-            "email": "x@example.org", "csv": "X;powiat;x@example.org", "channel": "post"}
+            "email": "x@example.org", "csv": "X;powiat;x@example.org", "listing": "X;powiat;x@example.org",
+            "channel": "post", "confirm": "yes"}
 
     for method, url in organiser_routes(event.id, invitation.id, registration.id):
         response = client.open(url, method=method, data=form if method == "POST" else None)

@@ -301,7 +301,7 @@ class InvitationOut(OutputModel):
     email: str
     language: str
     url: str = Field(description="The invitee's personal link: it declares without logging in. Keep it secret.")
-    status: Literal["new", "sent", "opened", "declared", "declined", "revoked"]
+    status: Literal["new", "sent", "opened", "declared", "declined", "withdrawn", "rejected", "revoked"]
     created_at: datetime
     sent_at: datetime | None
     opened_at: datetime | None
@@ -413,7 +413,7 @@ class InviteeInvitationOut(OutputModel):
     category: str
     email: str
     language: str
-    status: Literal["new", "sent", "opened", "declared", "declined", "revoked"]
+    status: Literal["new", "sent", "opened", "declared", "declined", "withdrawn", "rejected", "revoked"]
     declined_at: datetime | None
 
 

@@ -12,18 +12,16 @@ from flask_babel import lazy_ngettext as _ln
 from sqlalchemy import case, delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy.exc import IntegrityError
 
 from ..database import UTCDateTime, utcnow
-from ..errors import DomainError, NotFound, TooManyAttempts, Unauthorized, ValidationFailed
+from ..errors import DomainError, Forbidden, NotFound, TooManyAttempts, Unauthorized, ValidationFailed
 from ..extensions import db
 from ..tokens import digest, new_token
 from ..validation import clean_email, clean_text
 from .models import ApiToken, LoginFailure, Organisation, User
+from .passwords import hash_password, password_problem, spend_verification_time, verify_password
 
-MIN_PASSWORD_LENGTH = 10
-# Compared against when the e-mail is unknown, so both paths cost the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
 
 
 def slugify(name: str) -> str:
@@ -39,6 +37,110 @@ def get_or_create_organisation(name: str, *, short_name: str = "", address: str 
                                     short_name=short_name, address=address)
         db.session.add(organisation)
         db.session.flush()
+    return organisation
+
+
+def _clean_organisation(name, short_name, address, *, current: Organisation | None = None) -> dict:
+    errors: dict = {}
+    values = {
+        "name": clean_text(name, max_length=200, required=True, field="name", errors=errors),
+        "short_name": clean_text(short_name, max_length=60, field="short_name", errors=errors),
+        "address": clean_text(address, max_length=300, field="address", errors=errors),
+    }
+    if "name" not in errors:
+        taken = select(Organisation.id).where(func.lower(Organisation.name) == values["name"].lower())
+        if current is not None:
+            taken = taken.where(Organisation.id != current.id)
+        if db.session.execute(taken).first():
+            errors["name"] = _l("An organisation with this name already exists.")
+    if errors:
+        raise ValidationFailed(fields=errors)
+    return values
+
+
+def _free_slug(base: str) -> str:
+    slug, number = base, 1
+    while db.session.execute(select(Organisation.id).where(Organisation.slug == slug)).first():
+        number += 1
+        slug = f"{base[:55]}-{number}"
+    return slug
+
+
+def create_organisation(name, *, short_name="", address="") -> Organisation:
+    """A new organisation (a regional centre); ValidationFailed with field messages for bad or taken names."""
+    values = _clean_organisation(name, short_name, address)
+    organisation = Organisation(slug=_free_slug(slugify(values["short_name"] or values["name"])), **values)
+    db.session.add(organisation)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # the same name created at the same moment by someone else
+        db.session.rollback()
+        raise ValidationFailed(fields={"name": _l("An organisation with this name already exists.")}) from exc
+    return organisation
+
+
+def update_organisation(organisation: Organisation, name, *, short_name="", address="") -> Organisation:
+    """Rename or re-address an organisation; its slug (used on the command line) stays what it was."""
+    for field, value in _clean_organisation(name, short_name, address, current=organisation).items():
+        setattr(organisation, field, value)
+    db.session.commit()
+    return organisation
+
+
+class OwnOrganisation(DomainError):
+    code = "own_organisation"
+    status = 409
+    default_message = _l("You cannot deactivate your own organisation: you would lock yourself out.")
+
+
+def set_organisation_active(actor: User, organisation: Organisation, active: bool, *,
+                            now: datetime | None = None) -> Organisation:
+    """Deactivate (or reactivate) an organisation: its meetings and history stay; its organisers are logged out
+    everywhere and their API tokens revoked at once, and they cannot log in while it is inactive."""
+    if not active and organisation.id == actor.organisation_id:
+        raise OwnOrganisation()
+    organisation.is_active = active
+    if not active:
+        members = select(User.id).where(User.organisation_id == organisation.id)
+        db.session.execute(update(User).where(User.organisation_id == organisation.id)
+                           .values(session_version=User.session_version + 1))
+        db.session.execute(update(ApiToken).where(ApiToken.user_id.in_(members), ApiToken.revoked_at.is_(None))
+                           .values(revoked_at=now or utcnow()))
+    db.session.commit()
+    return organisation
+
+
+def can_manage_organisation(user: User, organisation: Organisation) -> bool:
+    """Who edits an organisation's settings: an admin, or the organisation's own lead organiser."""
+    return user.is_admin or (user.is_lead and user.organisation_id == organisation.id)
+
+
+SETTINGS_FIELDS = ("sender_name", "sender_email", "dpo_contact", "legal_basis", "accessibility_contact_name",
+                   "accessibility_contact_email", "accessibility_contact_phone")
+
+
+def update_settings(user: User, organisation: Organisation, values: dict) -> Organisation:
+    """Save an organisation's settings; Forbidden for anyone but its lead or an admin, ValidationFailed per field."""
+    if not can_manage_organisation(user, organisation):
+        raise Forbidden()
+    errors: dict = {}
+    cleaned = {
+        "sender_name": clean_text(values.get("sender_name"), max_length=200, field="sender_name", errors=errors),
+        "sender_email": clean_email(values.get("sender_email"), field="sender_email", errors=errors, required=False),
+        "dpo_contact": clean_text(values.get("dpo_contact"), max_length=300, field="dpo_contact", errors=errors),
+        "legal_basis": clean_text(values.get("legal_basis"), max_length=500, field="legal_basis", errors=errors),
+        "accessibility_contact_name": clean_text(values.get("accessibility_contact_name"), max_length=200,
+                                                 field="accessibility_contact_name", errors=errors),
+        "accessibility_contact_email": clean_email(values.get("accessibility_contact_email"),
+                                                   field="accessibility_contact_email", errors=errors, required=False),
+        "accessibility_contact_phone": clean_text(values.get("accessibility_contact_phone"), max_length=60,
+                                                  field="accessibility_contact_phone", errors=errors),
+    }
+    if errors:
+        raise ValidationFailed(fields=errors)
+    for field, value in cleaned.items():
+        setattr(organisation, field, value if value or not field.startswith("accessibility_") else None)
+    db.session.commit()
     return organisation
 
 
@@ -63,21 +165,23 @@ def set_organisation_sender(organisation: Organisation, email: str) -> Organisat
     return organisation
 
 
-def _check_password(password, errors: dict) -> None:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = _l("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+def _check_password(password, errors: dict, *, personal: tuple[str, ...] = ()) -> None:
+    problem = password_problem(password, personal=personal)
+    if problem:
+        errors["password"] = problem
 
 
-def create_user(email: str, password: str, organisation: Organisation, *, name: str = "", is_admin: bool = False) -> User:
+def create_user(email: str, password: str, organisation: Organisation, *, name: str = "", is_admin: bool = False,
+                is_lead: bool = False) -> User:
     errors: dict = {}
     email = clean_email(email, field="email", errors=errors)
-    _check_password(password, errors)
+    _check_password(password, errors, personal=(email, name))
     if not errors and db.session.execute(select(User.id).where(func.lower(User.email) == email.lower())).first():
         errors["email"] = _l("A user with this e-mail already exists.")
     if errors:
         raise ValidationFailed(fields=errors)
-    user = User(email=email.lower(), name=name, password_hash=generate_password_hash(password),
-                organisation=organisation, is_admin=is_admin, feed_token=new_token())
+    user = User(email=email.lower(), name=name, password_hash=hash_password(password),
+                organisation=organisation, is_admin=is_admin, is_lead=is_lead, feed_token=new_token())
     db.session.add(user)
     db.session.commit()
     return user
@@ -89,9 +193,14 @@ def authenticate(email: str, password: str) -> User | None:
     if isinstance(email, str) and email:
         user = db.session.execute(select(User).where(func.lower(User.email) == email.strip().lower())).scalar_one_or_none()
     if user is None or not user.is_active:
-        check_password_hash(_DUMMY_HASH, password or "")
+        spend_verification_time(password or "")
         return None
-    return user if check_password_hash(user.password_hash, password or "") else None
+    matches, upgraded = verify_password(user.password_hash, password or "")
+    if not matches:
+        return None
+    if upgraded:
+        user.password_hash = upgraded  # committed with the login (log_in clears the failure count)
+    return user
 
 
 # --- failed logins, counted per account in the database ------------------------
@@ -170,16 +279,17 @@ def end_all_sessions(user: User) -> None:
     db.session.commit()
 
 
-def set_password(user: User, password: str, *, now: datetime | None = None) -> None:
+def set_password(user: User, password: str, *, now: datetime | None = None, commit: bool = True) -> None:
     """A new password: ends every session and revokes every API token, as either may be in wrong hands."""
     errors: dict = {}
-    _check_password(password, errors)
+    _check_password(password, errors, personal=(user.email, user.name))
     if errors:
         raise ValidationFailed(fields=errors)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     _end_sessions(user)
     _revoke_all_tokens(user, now or utcnow())
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 def deactivate_user(user: User, *, now: datetime | None = None) -> None:

@@ -8,10 +8,14 @@ from flask import Blueprint, Response, request
 from werkzeug.http import http_date, parse_date
 
 from .. import links
+from ..errors import NotFound
+from ..database import read_without_transaction
 from . import ical
 from .feeds import CalendarFile, Feed, event_file, private_feed, public_feed
 
 bp = Blueprint("calendar", __name__)
+# Calendar downloads only read: a feed's 304 is then one statement and no transaction round trips.
+bp.before_request(read_without_transaction)
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 
@@ -73,10 +77,19 @@ def event_ics(event_id: int):
     return _answer(event_file(event_id))
 
 
+def _project_id(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise NotFound()  # a mistyped subscription is noticed at once, as for an unknown organisation
+    return int(raw)
+
+
 @bp.get("/calendar.ics")
 def public_calendar():
     return _answer(public_feed(request.args.get("organisation", "").strip() or None,
-                               request.args.get("kind", "").strip() or None))
+                               request.args.get("kind", "").strip() or None,
+                               _project_id(request.args.get("project", "").strip())))
 
 
 @bp.get("/calendar/<feed_token>.ics")

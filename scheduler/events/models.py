@@ -4,12 +4,13 @@ import enum
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import Organisation, User
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
+from ..projects.models import Project
 
 
 class EventKind(str, enum.Enum):
@@ -72,12 +73,12 @@ class InstitutionCategory(str, enum.Enum):
 
 
 CATEGORY_LABELS = {
-    InstitutionCategory.POWIAT: _l("Powiat (starostwo, PCPR)"),
-    InstitutionCategory.GMINA: _l("Gmina (urząd gminy, OPS)"),
+    InstitutionCategory.POWIAT: _l("District (powiat: starostwo, family support centre PCPR)"),
+    InstitutionCategory.GMINA: _l("Municipality (gmina office, social welfare centre OPS)"),
     InstitutionCategory.VOIVODESHIP: _l("Voivodeship institution"),
     InstitutionCategory.COURT: _l("Court"),
     InstitutionCategory.POLICE: _l("Police"),
-    InstitutionCategory.EDUCATION: _l("Education (kuratorium, school)"),
+    InstitutionCategory.EDUCATION: _l("Education (regional education authority, school)"),
     InstitutionCategory.HEALTH: _l("Health and sanitary services"),
     InstitutionCategory.LABOUR: _l("Labour office"),
     InstitutionCategory.NGO: _l("Non-governmental organisation"),
@@ -95,6 +96,10 @@ class Event(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    # The EU project the meeting belongs to (its funding identity on pages, e-mails and documents).
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"), index=True)
+    # Shared by its organiser with the project's partner organisations, who see it read-only (a joint meeting).
+    shared_with_partners: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(40), default=EventKind.OTHER.value)
     title: Mapped[str] = mapped_column(String(300))
@@ -136,6 +141,7 @@ class Event(db.Model):
     reminders_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     organisation: Mapped[Organisation] = relationship()
+    project: Mapped[Project | None] = relationship()
     created_by: Mapped[User | None] = relationship()
 
     @property

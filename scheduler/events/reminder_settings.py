@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from math import ceil
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
 
+from ..human_time import duration_parts, duration_words
 from .models import DEFAULT_REMINDERS, Event, EventStatus
 
 BEFORE_DEADLINE = "before_deadline"
@@ -24,6 +27,10 @@ OFFSET_KINDS = (BEFORE_DEADLINE, BEFORE_MEETING)
 MAX_OFFSETS = 5
 MAX_OFFSET = timedelta(days=90)
 _DURATION = TypeAdapter(timedelta)
+# The offsets the meeting form offers as ticks; any other one is shown in an "other" row (number and unit).
+COMMON_OFFSETS = {BEFORE_DEADLINE: ("P14D", "P7D", "P3D", "P1D", "PT2H"),
+                  BEFORE_MEETING: ("P7D", "P3D", "P1D", "PT2H")}
+CUSTOM_UNITS = {"minutes": "PT{n}M", "hours": "PT{n}H", "days": "P{n}D", "weeks": "P{n}W"}
 
 
 class OffsetError(ValueError):
@@ -43,6 +50,34 @@ def parse_offset(text) -> timedelta:
     return offset
 
 
+def offset_from(number: int, unit: str) -> str:
+    """The ISO 8601 duration for a number and a unit typed in the form: (3, 'days') -> P3D; parse_offset checks it."""
+    return CUSTOM_UNITS[unit].format(n=number)
+
+
+def number_and_unit(offset: str) -> tuple[int, str]:
+    """An offset as one number and unit for the form: P1W -> (1, 'weeks'), P1DT12H -> (36, 'hours')."""
+    parts = duration_parts(offset)
+    if len(parts) == 1 and parts[0][0] in CUSTOM_UNITS:
+        unit, number = parts[0]
+        return number, unit
+    # Offsets in seconds only come through the API; the form shows them as whole minutes.
+    minutes = ceil(parse_offset(offset).total_seconds() / 60)
+    for unit, size in (("days", 24 * 60), ("hours", 60)):
+        if minutes % size == 0:
+            return minutes // size, unit
+    return minutes, "minutes"
+
+
+def describe_offset(kind: str, offset: str) -> str:
+    """A reminder's moment in words: '3 dni przed terminem', '1 dzień przed spotkaniem' (or English)."""
+    if kind == BEFORE_DEADLINE:
+        return _("%(duration)s before the deadline", duration=duration_words(offset))
+    if kind == BEFORE_MEETING:
+        return _("%(duration)s before the meeting", duration=duration_words(offset))
+    return _("at the deadline")
+
+
 def clean_reminders(value, errors: dict) -> dict:
     """Validate an event's `reminders` setting; missing kinds take the defaults."""
     if value in (None, ""):
@@ -56,16 +91,16 @@ def clean_reminders(value, errors: dict) -> dict:
         if not isinstance(offsets, list) or len(offsets) > MAX_OFFSETS:
             errors[f"reminders.{kind}"] = _l("Give at most %(n)d offsets.", n=MAX_OFFSETS)
             continue
-        seen = []
+        seen = {}
         for text in offsets:
             try:
-                parse_offset(text)
+                offset = parse_offset(text)
             except OffsetError as exc:
                 errors[f"reminders.{kind}"] = exc.args[0]
                 break
-            if text.upper() not in seen:
-                seen.append(text.upper())
-        cleaned[kind] = sorted(seen, key=parse_offset, reverse=True)
+            # P1D and PT24H are one moment: one reminder (the first spelling given), not two e-mails.
+            seen.setdefault(offset, text.upper())
+        cleaned[kind] = [seen[offset] for offset in sorted(seen, reverse=True)]
     return cleaned
 
 

@@ -12,11 +12,13 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .access import require_manage, visible_events
+from .access import can_view, require_manage, visible_events
 from ..auth.models import Organisation, User
+from ..auth.services import can_manage_organisation
 from ..database import utcnow
 from ..errors import Forbidden, InvalidState, NotFound, ValidationFailed
 from ..extensions import db
+from ..projects.services import default_project, projects_of
 from ..seats import lock_event, promote_waiting_list, room_for_confirmed
 from ..timeutil import LocalTimeError, is_valid_zone, localize
 from ..validation import clean_email, clean_int, clean_text, text_problem
@@ -49,6 +51,49 @@ def get_event(event_id: int) -> Event:
 
 def get_managed_event(user: User, event_id: int) -> Event:
     return require_manage(user, get_event(event_id))
+
+
+def set_default_reminders(user: User, organisation: Organisation, reminders: dict) -> Organisation:
+    """The reminder schedule the organisation's new meetings start with, checked by the meetings' own rule."""
+    if not can_manage_organisation(user, organisation):
+        raise Forbidden()
+    errors: dict = {}
+    cleaned = clean_reminders(reminders, errors)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    organisation.default_reminders = cleaned
+    db.session.commit()
+    return organisation
+
+
+def get_viewable_event(user: User, event_id: int) -> Event:
+    """A meeting the user manages, or one shared with their organisation as a project partner (read-only)."""
+    event = get_event(event_id)
+    if not can_view(user, event):
+        raise Forbidden()
+    return event
+
+
+def share_with_partners(user: User, event: Event, shared: bool) -> Event:
+    """Let the organisers of the meeting's project partners see it, read-only (or stop it)."""
+    require_manage(user, event)
+    if shared and event.project_id is None:
+        raise InvalidState(_l("The meeting belongs to no project: there are no partners to share it with."))
+    event.shared_with_partners = shared
+    db.session.commit()
+    return event
+
+
+def shared_meetings(user: User) -> list[Event]:
+    """Meetings of other organisations shared with the user's organisation through a project, soonest first."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    projects = [project.id for project in projects_of(user.organisation_id)]
+    if not projects:
+        return []
+    return list(db.session.execute(select(Event).where(
+        Event.shared_with_partners.is_(True), Event.project_id.in_(projects),
+        Event.organisation_id != user.organisation_id).order_by(Event.starts_at)).scalars())
 
 
 def list_managed_events(user: User) -> list[Event]:
@@ -199,13 +244,18 @@ def create_event(user: User, data: dict, *, organisation_id: int | None = None) 
     Raises Forbidden when an organiser names another organisation and
     ValidationFailed when the organisation does not exist.
     """
-    values = validate_event_data(data)
     org_id = organisation_id if organisation_id is not None else user.organisation_id
+    organisation = db.session.get(Organisation, org_id)
+    if "reminders" not in data and organisation is not None and organisation.default_reminders:
+        data = {**data, "reminders": organisation.default_reminders}  # the organisation's usual schedule
+    values = validate_event_data(data)
     if org_id != user.organisation_id and not user.is_admin:
         raise Forbidden(_l("Only an administrator can create meetings for another organisation."))
-    if db.session.get(Organisation, org_id) is None:
+    if organisation is None:
         raise ValidationFailed(fields={"organisation_id": _l("No such organisation.")})
+    project = default_project(org_id)
     event = Event(organisation_id=org_id, created_by_id=user.id, status=EventStatus.DRAFT.value,
+                  project_id=project.id if project is not None else None,
                   ical_uid=f"{uuid.uuid4()}@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}", **values)
     db.session.add(event)
     db.session.commit()

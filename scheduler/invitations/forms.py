@@ -1,10 +1,10 @@
-"""Forms for inviting institutions: one by one, or a pasted or uploaded CSV list."""
+"""Forms for inviting institutions: one by one, or a pasted or uploaded list and its confirmation."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from ..events.models import CATEGORY_LABELS
@@ -35,4 +35,11 @@ class InvitationForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     csv = TextAreaField(_l("Paste the list"))
-    csv_file = FileField(_l("or upload a CSV file"))
+    csv_file = FileField(_l("or upload a file (CSV or XLSX)"))
+
+
+class ConfirmImportForm(FlaskForm):
+    """The confirm step of an import: the list as the preview read it, so the file is not uploaded again."""
+
+    listing = HiddenField()  # importing.pack() of the text the preview read
+    separator = HiddenField()

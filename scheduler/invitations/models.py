@@ -43,13 +43,20 @@ class Invitation(db.Model):
 
     @property
     def status(self) -> str:
-        """What the organiser sees: revoked, declined, declared, opened, sent or new."""
+        """The latest answer the organiser sees: revoked, declared, declined, withdrawn, rejected, opened, sent or new.
+
+        Declaring clears `declined_at`, and declining is refused while a declaration stands, so a decline that is
+        still set came after any withdrawal; a withdrawn or rejected declaration outranks the mere opening.
+        """
+        registration = self.registration
         if self.revoked_at:
             return "revoked"
+        if registration is not None and registration.is_active:
+            return "declared"
         if self.declined_at:
             return "declined"
-        if self.registration is not None and self.registration.status != "withdrawn":
-            return "declared"
+        if registration is not None and registration.status in ("withdrawn", "rejected"):
+            return registration.status
         if self.opened_at:
             return "opened"
         if self.sent_at:

@@ -1,34 +1,28 @@
-"""The organiser's invitations page: the list with personal links, adding invitees, CSV import, revoking."""
+"""The organiser's invitations page: the list with personal links, adding invitees, importing a list, revoking."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import io
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ..errors import NotFound, ValidationFailed
 from ..events.models import CATEGORY_LABELS
 from ..events.services import get_managed_event
 from ..extensions import db
+from ..spreadsheets import download, polish_csv, xlsx
+from ..web.confirm import confirmed, page_values
 from ..web.filters import row_url
-from .forms import ImportForm, InvitationForm
-from .listing import invitations_page
-from .services import add_invitations, decode_upload, get_managed_invitation, parse_csv, revoke_invitation
+from .forms import ConfirmImportForm, ImportForm, InvitationForm
+from .importing import (FIELD_LABELS, accepted_values, pack, read_list, read_upload, template_csv, template_xlsx,
+                        unpack)
+from .listing import INVITATION_STATUS_LABELS, invitations_page, invitations_table
+from .services import add_invitations, check_import, get_managed_invitation, import_invitations, revoke_invitation
 
 bp = Blueprint("invitations", __name__)
-
-INVITATION_STATUS_LABELS = {
-    "new": _l("Not sent yet"),
-    "sent": _l("Sent"),
-    "opened": _l("Link opened"),
-    "declared": _l("Declared"),
-    "declined": _l("Declined"),
-    "revoked": _l("Link revoked"),
-}
-ROW_FIELD_LABELS = {
-    "institution": _l("institution"), "category": _l("category"), "email": _l("e-mail"), "language": _l("language"),
-}
-
 
 def _render(event, add_form=None, import_form=None, *, import_errors=(), add_errors=(), import_encoding=None,
             status=200):
@@ -49,7 +43,7 @@ def _render(event, add_form=None, import_form=None, *, import_errors=(), add_err
                            add_form=add_form or InvitationForm(formdata=None),
                            import_form=import_form or ImportForm(formdata=None),
                            import_errors=list(import_errors), add_errors=list(add_errors),
-                           import_encoding=import_encoding), status
+                           import_encoding=import_encoding, accepted=accepted_values()), status
 
 
 @bp.get("/organiser/events/<int:event_id>/invitations")
@@ -63,8 +57,9 @@ def _report(created: list, skipped: list[dict]) -> None:
     if skipped:
         names = ", ".join(f"{row['institution']} <{row['email']}>" for row in skipped[:20])
         more = len(skipped) - 20
-        flash(_("Skipped %(count)d already invited: %(names)s", count=len(skipped), names=names)
-              + (_(" and %(more)d more", more=more) if more > 0 else ""), "warning")
+        flash(ngettext("Skipped %(num)d already invited: %(names)s", "Skipped %(num)d already invited: %(names)s",
+                       len(skipped), names=names)
+              + (ngettext(" and %(num)d more", " and %(num)d more", more) if more > 0 else ""), "warning")
 
 
 @bp.post("/organiser/events/<int:event_id>/invitations/add")
@@ -84,67 +79,107 @@ def add(event_id: int):
     return redirect(url_for("invitations.index", event_id=event.id))
 
 
-def _data_lines(text: str, count: int) -> list[int] | None:
-    """Line numbers (as the organiser sees the list) of the data rows parse_csv returned, if they can be told."""
-    lines = text.lstrip("\ufeff").splitlines()
-    filled = [number for number, line in enumerate(lines, start=1) if line.strip(" \t;,\"")]
-    if len(filled) == count:
-        return filled
-    if len(filled) == count + 1:  # the first filled line is the header
-        return filled[1:]
-    return None  # quoted line breaks: rows and lines do not match one to one
+def _list_errors(fields: dict) -> list[str]:
+    return [str(message) for message in fields.values()]
 
 
-def _import_messages(text: str, rows: list[dict], fields: dict) -> list[str]:
-    numbers = _data_lines(text, len(rows)) if rows else None
-    messages = []
-    for key, message in fields.items():
-        index, _sep, name = key.partition(".")
-        if not index.isdigit():
-            messages.append(str(message))
-            continue
-        position = int(index)
-        where = (_("Line %(line)d", line=numbers[position]) if numbers
-                 else _("Row %(row)d of the list", row=position + 1))
-        label = ROW_FIELD_LABELS.get(name)
-        if label:
-            messages.append(_("%(where)s (%(field)s): %(message)s", where=where, field=label, message=message))
-        else:
-            messages.append(_("%(where)s: %(message)s", where=where, message=message))
-    return messages
+def _preview(event, listing, checked, decoded, packed: str):
+    """The preview of an import: every row with its values and what saving will do with it."""
+    categories = {c.value: str(label) for c, label in CATEGORY_LABELS.items()}
+    rows = []
+    for row in checked:
+        problems = [(str(FIELD_LABELS[name]) if name in FIELD_LABELS else None, str(message))
+                    for name, message in row.errors.items()]
+        rows.append({"line": row.line, "outcome": row.outcome, "repeats": row.repeats, "problems": problems,
+                     "cells": row.values,
+                     "category_label": categories.get(row.values.get("category"), row.values.get("category"))})
+    counts = {outcome: sum(row.outcome == outcome for row in checked) for outcome in ("add", "skip", "error")}
+    form = ConfirmImportForm(formdata=None, listing=packed, separator=listing.separator)
+    return render_template("invitations/import_preview.html", event=event, rows=rows, counts=counts,
+                           ignored_columns=listing.ignored_columns, decoded=decoded, form=form,
+                           accepted=accepted_values())
 
 
 @bp.post("/organiser/events/<int:event_id>/invitations/import")
 @login_required
 def import_list(event_id: int):
+    """Read a pasted or uploaded list and show what importing it would do; nothing is saved yet."""
     event = get_managed_event(current_user, event_id)
     form = ImportForm()
     upload = form.csv_file.data
-    text, encoding = form.csv.data or "", None
-    rows: list[dict] = []
+    text, decoded = form.csv.data or "", None
     try:
         if upload is not None and getattr(upload, "filename", ""):
             # The organiser sees which encoding was read, so a wrong guess is noticed, not stored.
-            text, encoding = decode_upload(upload.read())
-        rows = parse_csv(text)
-        created, skipped = add_invitations(current_user, event, rows)
+            decoded = read_upload(upload.read())
+            text = decoded.text
+        listing = read_list(text, decoded.separator if decoded else None)
+        checked = check_import(current_user, event, listing)
+        packed = pack(text)
+    except ValidationFailed as exc:
+        return _render(event, import_form=form, import_errors=_list_errors(exc.fields),
+                       import_encoding=decoded.encoding if decoded else None, status=422)
+    return _preview(event, listing, checked, decoded, packed)
+
+
+@bp.post("/organiser/events/<int:event_id>/invitations/import/confirm")
+@login_required
+def confirm_import(event_id: int):
+    """Save the list the preview showed: it comes back in the form and is checked again."""
+    event = get_managed_event(current_user, event_id)
+    form = ConfirmImportForm()
+    try:
+        listing = read_list(unpack(form.listing.data or ""), form.separator.data)
+        outcome = import_invitations(current_user, event, listing)
     except ValidationFailed as exc:
         db.session.rollback()
-        return _render(event, import_form=form, import_errors=_import_messages(text, rows, exc.fields),
-                       import_encoding=encoding, status=422)
-    _report(created, skipped)
-    if encoding:
-        flash(_("The file was read as %(encoding)s.", encoding=encoding))
+        return _render(event, import_errors=_list_errors(exc.fields), status=422)
+    _report(outcome.created, outcome.skipped)
+    if outcome.refused:
+        lines = ", ".join(str(row.line) for row in outcome.refused[:20]) + (", …" if len(outcome.refused) > 20 else "")
+        flash(ngettext("%(num)d row with errors was not added (lines: %(lines)s).",
+                       "%(num)d rows with errors were not added (lines: %(lines)s).",
+                       len(outcome.refused), lines=lines), "warning")
     return redirect(url_for("invitations.index", event_id=event.id))
 
 
-@bp.post("/organiser/events/<int:event_id>/invitations/<int:invitation_id>/revoke")
+@bp.get("/organiser/events/<int:event_id>/invitations/template.<any(csv, xlsx):kind>")
+@login_required
+def import_template(event_id: int, kind: str):
+    """A list to fill in: the header row and one example row, as CSV for Polish Excel or as a workbook."""
+    get_managed_event(current_user, event_id)
+    if kind == "csv":
+        data, mimetype = template_csv(), "text/csv; charset=utf-8"
+    else:
+        data, mimetype = template_xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = _("invitations-template")
+    return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=f"{name}.{kind}",
+                     max_age=0)
+
+
+@bp.route("/organiser/events/<int:event_id>/invitations/<int:invitation_id>/revoke", methods=["GET", "POST"])
 @login_required
 def revoke(event_id: int, invitation_id: int):
     event = get_managed_event(current_user, event_id)
     invitation = get_managed_invitation(current_user, invitation_id)
     if invitation.event_id != event.id:
         raise NotFound()
+    live = invitation.revoked_at is None
+    if not (live and confirmed()):
+        return render_template("invitations/confirm_revoke.html", event=event, invitation=invitation,
+                               possible=live, **page_values())
     revoke_invitation(current_user, invitation)
     flash(_("The personal link of %(institution)s no longer works.", institution=invitation.institution))
     return redirect(url_for("invitations.index", event_id=event.id))
+
+
+@bp.get("/organiser/events/<int:event_id>/invitations.<any(csv, xlsx):kind>")
+@login_required
+def export(event_id: int, kind: str):
+    """Every invitation with its latest answer, for the project's reporting."""
+    event = get_managed_event(current_user, event_id)
+    header, rows = invitations_table(event)
+    filename = f"invitations-{event.id}.{kind}"
+    if kind == "csv":
+        return download(polish_csv(header, rows), filename)
+    return download(xlsx([(_("Invitations"), header, rows)]), filename)

@@ -24,7 +24,10 @@ form. `validation.clean_email` refuses other addresses at the door, and
 """
 from __future__ import annotations
 
+import binascii
+import random
 import smtplib
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,18 +37,51 @@ from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
+from functools import lru_cache
 
 import flask_mail
 from flask import current_app
 
 
+class _Utf8(email_charset.Charset):
+    """UTF-8 with the body encoding chosen per part; quoted-printable by the C codec.
+
+    email.quoprimime encodes character by character in Python (a third of building
+    a message); binascii gives the same bytes after decoding, with soft line
+    breaks in other places.
+    """
+
+    def body_encode(self, string):
+        if self.body_encoding == email_charset.QP and isinstance(string, bytes) and string:
+            return binascii.b2a_qp(string, istext=True).decode("ascii")
+        return super().body_encode(string)
+
+
 def _charset(encoding: int) -> email_charset.Charset:
     # Flask-Mail registers utf-8 as 8bit, which breaks on servers without 8BITMIME and on lines over 998 bytes.
-    charset = email_charset.Charset("utf-8")
+    charset = _Utf8("utf-8")
     charset.header_encoding = email_charset.SHORTEST
     charset.body_encoding = encoding
     return charset
+
+
+# The sender and reply-to addresses repeat from message to message; parsing and encoding them is not free.
+_address = lru_cache(maxsize=256)(flask_mail.sanitize_address)
+
+
+@lru_cache(maxsize=64)
+def _named(name: str, default) -> tuple[str, str] | None:
+    address = parseaddr(default if isinstance(default, str) else flask_mail.sanitize_address(default))[1]
+    return (name, address) if address else None
+
+
+def _sender(name: str | None):
+    """The organisation's sender name with the service's own sending address; None: MAIL_DEFAULT_SENDER as it is."""
+    default = current_app.config.get("MAIL_DEFAULT_SENDER")
+    if not name or not default:
+        return None
+    return _named(name, default if isinstance(default, str) else tuple(default))
 
 
 @dataclass(frozen=True)
@@ -65,6 +101,9 @@ class Outgoing:
     ics_method: str | None
     message_id: str
     reply_to: str | None = None
+    # The organisation's name for its e-mails (settings); the address stays MAIL_DEFAULT_SENDER's, whose domain
+    # the mail server may send for (SPF, DKIM).
+    sender_name: str | None = None
     # Rendered at delivery (rendering.render fills subject, bodies and .ics from these); None: as given.
     payload: dict | None = None
     kind: str = ""
@@ -80,13 +119,14 @@ class OutboxEmail(flask_mail.Message):
 
     def __init__(self, outgoing: Outgoing):
         super().__init__(subject=outgoing.subject, recipients=[outgoing.recipient], body=outgoing.body_text,
-                         html=outgoing.body_html or None, reply_to=outgoing.reply_to or None, charset="utf-8")
+                         html=outgoing.body_html or None, reply_to=outgoing.reply_to or None, charset="utf-8",
+                         sender=_sender(outgoing.sender_name))
         self.msgId = outgoing.message_id
         self.ics = outgoing.ics
         self.ics_method = outgoing.ics_method
 
     def _message(self):
-        alternative = MIMEMultipart("alternative")
+        alternative = MIMEMultipart("alternative", boundary=_boundary())
         alternative.attach(MIMEText(self.body or "", "plain", _charset(email_charset.QP)))
         if self.html:
             alternative.attach(MIMEText(self.html, "html", _charset(email_charset.QP)))
@@ -95,7 +135,7 @@ class OutboxEmail(flask_mail.Message):
             # Outlook rejects a method that differs from the object's METHOD and shows a bare attachment without one.
             calendar_part.set_param("method", self.ics_method, requote=False)
             alternative.attach(calendar_part)
-            message = MIMEMultipart("mixed")
+            message = MIMEMultipart("mixed", boundary=_boundary())
             message.attach(alternative)
             attachment = MIMEApplication(self.ics.encode("utf-8"), "ics")
             attachment.add_header("Content-Disposition", "attachment", filename="invite.ics")
@@ -103,25 +143,64 @@ class OutboxEmail(flask_mail.Message):
         else:
             message = alternative
         subject = flask_mail.force_text(self.subject)
-        # An encoded word only when needed, folded once here (re-parsing it as policy.SMTP does costs more than
-        # building the rest of the message).
-        message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject")
-        message["From"] = flask_mail.sanitize_address(self.sender, "utf-8")
+        # An encoded word only when needed, folded once per subject (re-parsing it as policy.SMTP does costs more
+        # than building the rest of the message; a fan-out repeats one subject hundreds of times).
+        message["Subject"] = subject if subject.isascii() else _EncodedSubject(subject)
+        message["From"] = _address(self.sender, "utf-8")
         message["To"] = ", ".join(flask_mail.sanitize_addresses(self.recipients, "utf-8"))
         message["Date"] = formatdate(self.date, localtime=True)
         message["Message-ID"] = self.msgId
         if self.reply_to:
-            message["Reply-To"] = flask_mail.sanitize_address(self.reply_to, "utf-8")
+            message["Reply-To"] = _address(self.reply_to, "utf-8")
         # Tells mail servers and out-of-office responders not to answer automatically (RFC 3834).
         message["Auto-Submitted"] = "auto-generated"
         message.policy = WIRE
         return message
 
 
+def _boundary() -> str:
+    # The form the email package gives a boundary, chosen here so the generator does not search every part
+    # for it: "=" followed by "=" never occurs in quoted-printable or base64 text, and "-" not in base64.
+    return f"{'=' * 15}{random.randrange(sys.maxsize):019d}=="
+
+
+@lru_cache(maxsize=256)
+def _encoded_subject(subject: str, linesep: str, maxlinelen: int) -> str:
+    return Header(subject, "utf-8", header_name="Subject").encode(linesep=linesep, maxlinelen=maxlinelen)
+
+
+class _EncodedSubject:
+    """A non-ASCII Subject as the generator asks a Header for it, encoded once per subject (Header's
+    encoder measures each prefix of the text again, quadratic in its length)."""
+
+    def __init__(self, subject: str):
+        self.subject = subject
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None, splitchars: str = ";, \t") -> str:
+        return _encoded_subject(self.subject, linesep, 78 if maxlinelen is None else maxlinelen)
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class _Wire(type(policy.compat32)):
+    """compat32, writing a short printable ASCII header as it is instead of through email.header.Header.
+
+    Header gives the same text for such a value (checked against it on random
+    values) at a fiftieth of the cost; a message has some twenty such headers.
+    """
+
+    def _fold(self, name, value, sanitize):
+        if (isinstance(value, str) and len(name) + len(value) + 2 <= self.max_line_length and value.isascii()
+                and value.isprintable()):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
 # How a message is written for SMTP: CRLF line ends, lines folded at 78. compat32 writes the headers built
 # above as they are; email.policy.SMTP parses every header again to refold it (it made serialising the
 # message three times slower, without changing what a mail client shows).
-WIRE = policy.compat32.clone(linesep="\r\n")
+WIRE = _Wire(linesep="\r\n")
 
 
 class UnsendableMessage(ValueError):
@@ -150,7 +229,7 @@ def build(outgoing: Outgoing) -> Envelope:
     if message.has_bad_headers():
         raise UnsendableMessage("A header of the message contains a line break.")
     message.date = time.time()
-    return Envelope(sender=flask_mail.sanitize_address(message.sender),
+    return Envelope(sender=_address(message.sender),
                     recipients=list(flask_mail.sanitize_addresses(message.send_to)),
                     data=message.as_bytes())
 

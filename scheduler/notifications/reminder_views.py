@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ..events.services import get_managed_event
-from .reminder_planner import reminder_overview, send_now, set_skipped
+from ..web.confirm import confirmed, page_values
+from .reminder_planner import reminder_overview, send_now, send_now_preview, set_skipped
 
 bp = Blueprint("reminders", __name__)
 
@@ -32,12 +34,17 @@ def overview(event_id: int):
                            kind_labels=KIND_LABELS, state_labels=STATE_LABELS)
 
 
-@bp.post("/organiser/events/<int:event_id>/reminders/<key>/send")
+@bp.route("/organiser/events/<int:event_id>/reminders/<key>/send", methods=["GET", "POST"])
 @login_required
 def send(event_id: int, key: str):
     event = get_managed_event(current_user, event_id)
+    preview = send_now_preview(event, key)
+    possible = preview["state"] in ("planned", "skipped") and preview["count"] > 0
+    if not (possible and confirmed()):
+        return render_template("notifications/confirm_send.html", event=event, preview=preview,
+                               kind_labels=KIND_LABELS, possible=possible, **page_values())
     queued = send_now(current_user, event, key)
-    flash(_("%(n)d reminders queued for sending.", n=queued), "success")
+    flash(ngettext("%(num)d reminder queued for sending.", "%(num)d reminders queued for sending.", queued), "success")
     return redirect(url_for("reminders.overview", event_id=event.id), 303)
 
 

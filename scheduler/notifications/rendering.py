@@ -27,9 +27,10 @@ from ..calendar import ical
 from ..events.models import Event
 from ..registration.overview import event_overview
 from ..extensions import db
+from ..projects.services import funding_sentence
 from ..invitations.models import Invitation
 from ..registration.models import CHANNEL_LABELS, Channel, Registration, RegistrationStatus
-from ..web.filters import event_when
+from ..human_time import event_when
 from .mail import Outgoing
 from .messages import SUBJECTS, subject_line
 from .models import Message
@@ -101,7 +102,7 @@ def render(outgoing: Outgoing) -> Outgoing:
     link = _link(payload.get("link"), event, invitation, registration)
     context = {
         "event": event, "place": ical.location(event), "event_url": links.event_page(event.id),
-        "ics_url": links.event_ics(event.id), "footer": current_app.config["FUNDING_FOOTER"], "link": link,
+        "ics_url": links.event_ics(event.id), "footer": funding_sentence(event), "link": link,
         "queue_position": facts.get("queue_position"), "change": facts.get("change"),
         "previous": facts.get("previous"), "method_cancel": facts.get("method_cancel", False),
         "changed": set(facts.get("changed") or ()),
@@ -140,7 +141,9 @@ def outgoing_of(message: Message) -> Outgoing:
     return Outgoing(
         id=message.id, recipient=message.recipient, subject=message.subject, body_text=message.body_text,
         body_html=message.body_html, ics=message.ics, ics_method=message.ics_method, message_id=message.message_id,
-        reply_to=(message.event.contact_email or None) if message.event is not None else None,
+        reply_to=((message.event.contact_email or message.event.organisation.sender_email or None)
+                  if message.event is not None else None),
+        sender_name=(message.event.organisation.sender_name or None) if message.event is not None else None,
         payload=message.payload, kind=message.kind, language=message.language, event_id=message.event_id,
         invitation_id=message.invitation_id, registration_id=message.registration_id, planned_at=message.created_at)
 

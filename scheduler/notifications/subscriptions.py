@@ -11,11 +11,14 @@ from __future__ import annotations
 from flask import Flask
 
 from .. import seats
+from ..auth import signals as account_signals
 from ..events import signals as event_signals
 from ..invitations import signals as invitation_signals
 from ..registration import signals as registration_signals
 from ..registration.models import RegistrationStatus
+from ..surveys import signals as survey_signals
 from . import messages, services, wanted
+from .account_mail import plan_account_link, plan_survey_links
 from .dispatcher import register_check
 
 
@@ -51,6 +54,8 @@ SUBSCRIPTIONS = (
     (event_signals.meeting_changed, _meeting_changed),
     (event_signals.meeting_cancelled, _meeting_cancelled),
     (invitation_signals.invitations_requested, services.plan_invitations),
+    (account_signals.account_link_issued, plan_account_link),
+    (survey_signals.survey_links_issued, plan_survey_links),
 )
 
 

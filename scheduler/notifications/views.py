@@ -30,7 +30,8 @@ def send(event_id: int):
     event = get_managed_event(current_user, event_id)
     only_unsent = request.form.get("only_unsent", "1") != "0"
     progress = send_invitations(current_user, event, only_unsent=only_unsent)
-    flash(_("%(n)d invitations queued for sending.", n=progress.queued_now), "success")
+    flash(ngettext("%(num)d invitation queued for sending.", "%(num)d invitations queued for sending.",
+                   progress.queued_now), "success")
     return redirect(url_for("notifications.progress", event_id=event.id), 303)
 
 

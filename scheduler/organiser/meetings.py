@@ -8,28 +8,35 @@ from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.services import list_organisations
-from ..database import utcnow
+from ..database import begin_reads_only, reads_only, utcnow
 from ..errors import ValidationFailed
 from ..events.forms import EventForm
 from ..events.listing import managed_meetings
-from ..events.models import Event
-from ..events.services import (cancel_event, create_event, get_managed_event, publish_event, update_event,
-                               validate_event_data)
+from ..events.models import Event, EventStatus
+from ..events.access import can_manage
+from ..events.services import (cancel_event, create_event, get_managed_event, get_viewable_event, publish_event,
+                               share_with_partners, shared_meetings, update_event, validate_event_data)
 from ..extensions import db
 from ..registration.overview import attendance_list, dashboard_counts, describe_time_left, event_overview
 
 bp = Blueprint("events", __name__)
+bp.before_request(begin_reads_only)
 
 
 @bp.get("/organiser/")
+@reads_only
 @login_required
 def dashboard():
     # Upcoming meetings first, past ones a page at a time: the page costs the same with 20 or 2,000 meetings.
     now = utcnow()
     listing = managed_meetings(current_user, upcoming_page=request.args.get("upcoming", 1, type=int),
                                past_page=request.args.get("past", 1, type=int), now=now)
+    # Labels translated once for the page, not once per row.
     return render_template("events/dashboard.html", listing=listing, counts=dashboard_counts(listing.events),
-                           now=now)
+                           shared=shared_meetings(current_user),
+                           now=now, status_labels={status.value: str(status.label) for status in EventStatus},
+                           seat_formats={"limited": _("%(taken)d of %(capacity)d"),
+                                         "unlimited": _("%(taken)d (no limit)")})
 
 
 def _save(form: EventForm, event: Event | None) -> Event | None:
@@ -66,7 +73,8 @@ def _form_page(form: EventForm, event: Event | None, saved_message: str):
 @bp.route("/organiser/events/new", methods=["GET", "POST"])
 @login_required
 def create():
-    form = EventForm(data={**EventForm.initial_data(None, current_app.config["DEFAULT_TIMEZONE"]),
+    form = EventForm(data={**EventForm.initial_data(None, current_app.config["DEFAULT_TIMEZONE"],
+                                                    current_user.organisation.default_reminders),
                            "organisation_id": current_user.organisation_id})
     if current_user.is_admin:
         form.organisation_id.choices = [SelectChoice(o.id, o.name) for o in list_organisations()]
@@ -87,11 +95,24 @@ def edit(event_id: int):
 @bp.get("/organiser/events/<int:event_id>")
 @login_required
 def overview(event_id: int):
-    event = get_managed_event(current_user, event_id)
+    # A project partner's organiser sees a meeting shared with them, without the actions.
+    event = get_viewable_event(current_user, event_id)
     event.organisation  # noqa: B018  (load now: templates make no queries)
     summary = event_overview(event)
     return render_template("events/overview.html", event=event, overview=summary,
-                           time_left=describe_time_left(summary.time_left))
+                           time_left=describe_time_left(summary.time_left),
+                           read_only=not can_manage(current_user, event))
+
+
+@bp.post("/organiser/events/<int:event_id>/share")
+@login_required
+def share(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    shared = request.form.get("shared") == "1"
+    share_with_partners(current_user, event, shared)
+    flash(_("The project's partners now see this meeting (read-only).") if shared
+          else _("The meeting is no longer shared with the project's partners."))
+    return redirect(url_for("events.overview", event_id=event_id), 303)
 
 
 @bp.post("/organiser/events/<int:event_id>/publish")

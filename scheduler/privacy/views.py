@@ -6,6 +6,7 @@ import json
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from ..errors import ValidationFailed
@@ -50,6 +51,8 @@ def erase(event_id: int):
     if request.form.get("confirm") != "yes":
         raise ValidationFailed(fields={"confirm": _l("Tick the box to confirm the erasure; it cannot be undone.")})
     counts = erase_institution_data(current_user, event, email)
-    flash(_("Personal data erased: %(r)d declarations, %(i)d invitations, %(m)d e-mails.",
-            r=counts["registrations"], i=counts["invitations"], m=counts["messages"]), "success")
+    flash(_("Personal data erased: %(declarations)s, %(invitations)s, %(messages)s.",
+            declarations=ngettext("%(num)d declaration", "%(num)d declarations", counts["registrations"]),
+            invitations=ngettext("%(num)d invitation", "%(num)d invitations", counts["invitations"]),
+            messages=ngettext("%(num)d e-mail", "%(num)d e-mails", counts["messages"])), "success")
     return redirect(url_for("declarations.index", event_id=event.id), 303)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from flask import request
+from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -47,11 +47,16 @@ class DeclarationForm(FlaskForm):
     add_participant = SubmitField(_l("Add a participant"))
     submit = SubmitField(_l("Send the declaration"))
 
+    # The error summary lists errors in the order of the page (participants and statements are added per meeting).
+    summary_order = ("institution", "category", "contact_name", "email", "phone", "participants", "scan", "notes",
+                     "consent_rodo", "statements")
+
     # Set by declaration_form(): the meeting, and which form row each domain participant came from.
     event: Event
     row_of_participant: list[int]
     general_errors: list
-    # Errors about the list as a whole ("name at least one participant").
+    scan_limit_mb: int
+    # Errors about the list as a whole that no single row can carry (kept for the group's aria-describedby).
     participants_errors: list
     # A file was sent but the form came back with errors: browsers cannot refill a file input.
     scan_dropped = False
@@ -61,11 +66,14 @@ class DeclarationForm(FlaskForm):
 
         Keys are like `institution`, `participants.0.name`, `consents.rodo`,
         `consents.statements.0`, `scan`; participant indexes count only the
-        rows that were filled in, so they are mapped back to form rows.
+        rows that were filled in, so they are mapped back to form rows. A
+        message about the list as a whole ("name at least one participant")
+        goes to the first row's name, where the reader types the missing one.
         """
         for key, message in fields.items():
             if key == "participants":
-                self.participants_errors.append(message)
+                first = self.participants[self.row_of_participant[0] if self.row_of_participant else 0]["name"]
+                first.errors = [*list(first.errors or []), message]
                 continue
             target = self._field_for(key)
             if target is None:
@@ -113,10 +121,20 @@ class DeclarationForm(FlaskForm):
             "consents": {"rodo": bool(self.consent_rodo.data),
                          "statements": [bool(entry.data) for entry in self.statements]},
         }
-        upload = request.files.get(self.scan.name)
-        if upload is not None and upload.filename:
-            data["scan"] = UploadedScan(filename=upload.filename, data=upload.read())
+        scan = read_upload(request.files.get(self.scan.name))
+        if scan is not None:
+            data["scan"] = scan
         return data
+
+    def sheet(self) -> dict:
+        """What was typed, for the printable declaration: filled participant rows only, nothing checked."""
+        people = [{name: (row[name].data or "").strip() for name in ("name", "position", "needs")}
+                  for row in self.participants]
+        return {"institution": self.institution.data or "", "category": self.category.data or "",
+                "contact_name": self.contact_name.data or "", "email": self.email.data or "",
+                "phone": self.phone.data or "", "consent_rodo": bool(self.consent_rodo.data),
+                "participants": [person for person in people if any(person.values())],
+                "statements_accepted": [bool(entry.data) for entry in self.statements]}
 
     @property
     def key(self) -> str | None:
@@ -134,6 +152,19 @@ class DeclarationForm(FlaskForm):
     def add_row(self) -> None:
         if self.can_add_row:
             self.participants.append_entry()
+
+
+def scan_limit_mb() -> int:
+    """The largest signed scan the application takes, in MB, as the forms announce it."""
+    return max(current_app.config["MAX_SCAN_BYTES"] // (1024 * 1024), 1)
+
+
+def read_upload(upload) -> UploadedScan | None:
+    """The chosen file, read only up to one byte past the scan limit: enough for the domain to refuse it as too
+    large (naming the limit) without holding a file of any size in memory."""
+    if upload is None or not upload.filename:
+        return None
+    return UploadedScan(filename=upload.filename, data=upload.read(current_app.config["MAX_SCAN_BYTES"] + 1))
 
 
 def declaration_form(event: Event, *, invitation=None, registration: Registration | None = None) -> DeclarationForm:
@@ -179,6 +210,7 @@ def declaration_form(event: Event, *, invitation=None, registration: Registratio
     form.row_of_participant = []
     form.general_errors = []
     form.participants_errors = []
+    form.scan_limit_mb = scan_limit_mb()
     form.category.choices = [("", _l("— choose —"))] + [(c.value, label) for c, label in CATEGORY_LABELS.items()]
     for entry, statement in zip(form.statements, event.statements):
         entry.label.text = statement

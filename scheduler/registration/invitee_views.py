@@ -17,8 +17,9 @@ from ..events.models import CATEGORY_LABELS, Event, InstitutionCategory
 from ..database import write_transaction
 from ..events.services import get_event
 from ..extensions import db
-from ..seats import declarations_open
+from ..seats import declarations_open, promotions_if_released
 from ..security import limit_declarations_per_address, limit_declarations_per_link
+from ..time_left import time_left
 from .forms import DeclarationForm, declaration_form
 from .models import Registration
 from .services import (declare, decline_invitation, find_invitation, find_registration, mark_opened, occupancy,
@@ -45,7 +46,7 @@ def _meeting(event: Event) -> dict:
     if event.capacity is not None:
         seats_free = max(event.capacity - occupancy(event).seats, 0)
     return {"event": event, "state": _state(event), "seats_free": seats_free,
-            "full": seats_free is not None and seats_free == 0}
+            "full": seats_free is not None and seats_free == 0, "time_left": time_left(event.declaration_deadline)}
 
 
 def _manage_url(registration: Registration) -> str:
@@ -53,11 +54,14 @@ def _manage_url(registration: Registration) -> str:
     return current_app.config["BASE_URL"] + url_for("registration.manage", manage_token=registration.manage_token)
 
 
+def _category_label(value: str) -> str:
+    return str(CATEGORY_LABELS.get(InstitutionCategory(value))) \
+        if value in {c.value for c in InstitutionCategory} else (value or "")
+
+
 def _status_context(registration: Registration) -> dict:
-    category = CATEGORY_LABELS.get(InstitutionCategory(registration.category)) \
-        if registration.category in {c.value for c in InstitutionCategory} else registration.category
     return {"registration": registration, "queue_position": waiting_list_position(registration),
-            "manage_url": _manage_url(registration), "category_label": category}
+            "manage_url": _manage_url(registration), "category_label": _category_label(registration.category)}
 
 
 def _submit_declaration(form: DeclarationForm, event: Event, render, *, invitation_token: str | None = None):
@@ -97,7 +101,10 @@ def _invitation_page(invitation, *, form=None, problem=None, status: int = 200):
 
 @bp.get("/i/<token>")
 def invitation_page(token: str):
-    invitation = find_invitation(token)
+    invitation = find_invitation(token, include_revoked=True)
+    if invitation.revoked_at is not None:
+        # Still "not found" (nothing can be done with it), but the invitee learns whom to ask for a new link.
+        return render_template("registration/revoked.html", event=invitation.event), 404
     if invitation.opened_at is None:
         # The first opening is recorded; the page itself only reads, so the write gets its own transaction.
         with write_transaction():
@@ -216,7 +223,10 @@ def manage_update(manage_token: str):
 @bp.get("/m/<manage_token>/withdraw")
 def withdraw_confirm(manage_token: str):
     registration = find_registration(manage_token)
-    return render_template("registration/withdraw.html", registration=registration, **_meeting(registration.event))
+    # Promise the waiting list a seat only if withdrawing would really give someone one.
+    promotes = registration.is_active and bool(promotions_if_released(registration.event, registration))
+    return render_template("registration/withdraw.html", registration=registration, promotes_waiting=promotes,
+                           **_meeting(registration.event))
 
 
 @bp.post("/m/<manage_token>/withdraw")
@@ -228,6 +238,43 @@ def withdraw_declaration(manage_token: str):
         return _manage_page(find_registration(manage_token), problem=exc.message, status=exc.status)
     flash(_("Your declaration has been withdrawn."))
     return redirect(url_for("registration.manage", manage_token=manage_token), 303)
+
+
+# --- the declaration on paper, to sign (meetings that ask for a signed scan) -------
+
+def _print_page(event: Event, sheet: dict):
+    """The declaration as an A4 page to print, sign and stamp; the browser's print dialog makes the PDF."""
+    sheet["category_label"] = _category_label(sheet.get("category", ""))
+    response = current_app.make_response(render_template("registration/declaration_print.html", event=event,
+                                                          sheet=sheet))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/m/<manage_token>/declaration")
+def declaration_print(manage_token: str):
+    registration = find_registration(manage_token)
+    sheet = {name: getattr(registration, name) for name in ("institution", "category", "contact_name", "email",
+                                                            "phone", "consent_rodo")}
+    sheet["participants"] = [{"name": p.name, "position": p.position, "needs": p.needs}
+                             for p in registration.participants]
+    sheet["statements_accepted"] = list(registration.statements_accepted or [])
+    return _print_page(registration.event, sheet)
+
+
+# What was typed, before any declaration exists: the declarant prints, signs and then attaches the scan.
+# Read only: nothing is checked or saved, and the page carries only what the browser just sent.
+
+@bp.post("/i/<token>/declaration")
+def invitation_print(token: str):
+    invitation = find_invitation(token)
+    return _print_page(invitation.event, declaration_form(invitation.event, invitation=invitation).sheet())
+
+
+@bp.post("/events/<int(max=2147483647):event_id>/declaration")
+def event_print(event_id: int):
+    event = _public_event(event_id)
+    return _print_page(event, declaration_form(event).sheet())
 
 
 @bp.get("/m/<manage_token>/scan")

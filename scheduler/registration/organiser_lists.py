@@ -8,8 +8,6 @@ times, not 4,000.
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -19,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from ..events.models import CATEGORY_LABELS, Event
 from ..extensions import db
+from ..spreadsheets import polish_csv
 from ..timeutil import zone
 from .models import CHANNEL_LABELS, REGISTRATION_STATUS_LABELS, Participant, Registration, RegistrationStatus, Scan
 
@@ -100,24 +99,13 @@ def declarations_page(event: Event, *, page: int = 1, status: str | None = None,
     return DeclarationsPage(rows=rows, page=page, pages=pages, total=total, status=status, counts=counts)
 
 
-# --- CSV export --------------------------------------------------------------
+# --- exports (CSV and XLSX) ------------------------------------------------------
 
-def _cell(value) -> str:
-    """Text for a spreadsheet cell; a leading = + - @ would make Excel run it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def declarations_csv(event: Event) -> bytes:
-    """Every declaration of the meeting as CSV for Excel with Polish settings; two statements.
-
-    Semicolons and a BOM: what Excel with Polish regional settings opens correctly by double-click.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_("Institution"), _("Category"), _("Status"), _("Channel"), _("Date that counts"),
-                     _("Contact person"), _("E-mail"), _("Phone"), _("Seats"), _("Participants"),
-                     _("Special needs"), _("Notes"), _("Invited")])
+def declarations_table(event: Event) -> tuple[list[str], list[list]]:
+    """Every declaration of the meeting, one row each: the header and the rows, for CSV or XLSX; two statements."""
+    header = [_("Institution"), _("Category"), _("Status"), _("Channel"), _("Date that counts"),
+              _("Contact person"), _("E-mail"), _("Phone"), _("Seats"), _("Participants"),
+              _("Special needs"), _("Notes"), _("Invited")]
     labels = Labels.current()
     yes, no = _("yes"), _("no")
     tz = zone(event.timezone)
@@ -132,19 +120,26 @@ def declarations_csv(event: Event) -> bytes:
     stmt = (select(R.id, R.institution, R.category, R.status, R.channel, R.counted_at, R.contact_name, R.email,
                    R.phone, R.notes, R.invitation_id)
             .where(R.event_id == event.id).order_by(R.queued_at, R.id))
+    rows = []
     for (id_, institution, category, status, channel, counted_at, contact_name, email, phone, notes,
          invitation_id) in db.session.execute(stmt):
         persons = people.get(id_, [])
-        writer.writerow([_cell(v) for v in (
+        rows.append([
             institution,
             labels.category.get(category, category),
             labels.status.get(status, status),
             labels.channel.get(channel, channel),
-            counted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            counted_at.astimezone(tz).replace(second=0, microsecond=0),
             contact_name, email, phone, len(persons),
             ", ".join(f"{name} ({position})" if position else name for name, position, _needs in persons),
             "; ".join(f"{name}: {needs}" for name, _position, needs in persons if needs),
             notes,
             yes if invitation_id else no,
-        )])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        ])
+    return header, rows
+
+
+def declarations_csv(event: Event) -> bytes:
+    """The declarations as CSV for Excel with Polish settings."""
+    header, rows = declarations_table(event)
+    return polish_csv(header, rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 from datetime import datetime, time
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -16,14 +16,18 @@ from wtforms.validators import Optional
 
 from ..errors import AlreadyDeclared, DeadlinePassed, DeclarationsClosed, NotFound, ValidationFailed
 from ..events.models import CATEGORY_LABELS
+from .consequences import confirmation_stamp, leaving
 from .overview import event_declaration
 from ..events.services import get_managed_event
 from ..extensions import db
+from ..spreadsheets import download, xlsx
 from ..invitations.services import list_invitations
 from ..timeutil import LocalTimeError, localize
+from ..web.confirm import confirmed, page_values
 from .models import CHANNEL_LABELS, REGISTRATION_STATUS_LABELS, Channel, RegistrationStatus
-from .organiser_lists import STATUSES, declarations_csv, declarations_page, filter_labels
-from .services import (UploadedScan, clean_declaration, decide, enter_declaration, replace_manage_link,
+from .forms import read_upload, scan_limit_mb
+from .organiser_lists import STATUSES, declarations_csv, declarations_page, declarations_table, filter_labels
+from .services import (clean_declaration, decide, enter_declaration, replace_manage_link,
                        withdraw_by_organiser)
 
 bp = Blueprint("declarations", __name__)
@@ -69,35 +73,57 @@ def _back(event_id: int):
     return redirect(url_for("declarations.index", event_id=event_id, **_list_position()))
 
 
-@bp.post("/organiser/events/<int:event_id>/declarations/<int:registration_id>/decide")
+def _confirm_page(template: str, event, registration, possible: bool, **context):
+    """The confirmation page of a step on this declaration; shown again, changing nothing, to an unconfirmed POST."""
+    return render_template(template, event=event, registration=registration, possible=possible,
+                           **page_values(confirmation_stamp(registration)), position=_list_position(),
+                           status_label=_label(REGISTRATION_STATUS_LABELS, RegistrationStatus, registration.status),
+                           **context)
+
+
+def _confirm_leaving(event, registration, action: str):
+    facts = leaving(registration)
+    return _confirm_page("declarations/confirm_leave.html", event, registration, facts.possible,
+                         leaving=facts, action=action)
+
+
+# Accepting stays one click: it frees nothing and takes no one's seat, and a wrong acceptance is put right by
+# rejecting (which asks first). Rejecting goes through its confirmation page (GET ?decision=reject).
+@bp.route("/organiser/events/<int:event_id>/declarations/<int:registration_id>/decide", methods=["GET", "POST"])
 @login_required
 def decide_view(event_id: int, registration_id: int):
     event = get_managed_event(current_user, event_id)
     registration = event_declaration(event, registration_id)
-    decision = request.form.get("decision")
-    if decision not in ("accept", "reject"):
+    decision = request.values.get("decision")
+    if decision not in ("accept", "reject") or (request.method == "GET" and decision != "reject"):
         raise ValidationFailed(fields={"decision": _l("Choose to accept or to reject.")})
+    if decision == "reject" and not confirmed(confirmation_stamp(registration)):
+        return _confirm_leaving(event, registration, "reject")
     decide(current_user, registration, decision == "accept")
     flash(_("%(institution)s: %(status)s.", institution=registration.institution,
             status=_label(REGISTRATION_STATUS_LABELS, RegistrationStatus, registration.status)))
     return _back(event.id)
 
 
-@bp.post("/organiser/events/<int:event_id>/declarations/<int:registration_id>/withdraw")
+@bp.route("/organiser/events/<int:event_id>/declarations/<int:registration_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def withdraw_view(event_id: int, registration_id: int):
     event = get_managed_event(current_user, event_id)
     registration = event_declaration(event, registration_id)
+    if not confirmed(confirmation_stamp(registration)):
+        return _confirm_leaving(event, registration, "withdraw")
     withdraw_by_organiser(current_user, registration)
     flash(_("The declaration of %(institution)s is withdrawn.", institution=registration.institution))
     return _back(event.id)
 
 
-@bp.post("/organiser/events/<int:event_id>/declarations/<int:registration_id>/new-link")
+@bp.route("/organiser/events/<int:event_id>/declarations/<int:registration_id>/new-link", methods=["GET", "POST"])
 @login_required
 def new_link_view(event_id: int, registration_id: int):
     event = get_managed_event(current_user, event_id)
     registration = event_declaration(event, registration_id)
+    if not (registration.email and confirmed(confirmation_stamp(registration))):
+        return _confirm_page("declarations/confirm_new_link.html", event, registration, bool(registration.email))
     replace_manage_link(current_user, registration)
     flash(_("The old link of %(institution)s no longer works; a new one was sent to %(email)s.",
             institution=registration.institution, email=registration.email))
@@ -120,16 +146,21 @@ def scan(event_id: int, registration_id: int):
     return response
 
 
-# --- CSV export --------------------------------------------------------------
+# --- exports: CSV for Excel, XLSX ------------------------------------------------
 
 @bp.get("/organiser/events/<int:event_id>/declarations.csv")
 @login_required
 def export_csv(event_id: int):
     event = get_managed_event(current_user, event_id)
-    return Response(declarations_csv(event), content_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="declarations-{event.id}.csv"',
-        "Cache-Control": "private, no-store",
-    })
+    return download(declarations_csv(event), f"declarations-{event.id}.csv")
+
+
+@bp.get("/organiser/events/<int:event_id>/declarations.xlsx")
+@login_required
+def export_xlsx(event_id: int):
+    event = get_managed_event(current_user, event_id)
+    header, rows = declarations_table(event)
+    return download(xlsx([(_("Declarations"), header, rows)]), f"declarations-{event.id}.xlsx")
 
 
 # --- entering a declaration that came by post or e-mail ----------------------
@@ -166,6 +197,7 @@ class PaperDeclarationForm(FlaskForm):
         self.participants_errors: list[str] = []
         self.general_errors: list[str] = []
         self.filled_rows: list[int] = []
+        self.scan_limit_mb = scan_limit_mb()
 
     def declaration_data(self) -> dict:
         """The domain's input: empty participant rows are dropped, and which row each kept one was is remembered."""
@@ -175,9 +207,9 @@ class PaperDeclarationForm(FlaskForm):
         data["participants"] = [
             {name: (self.participants[i].form[name].data or "") for name in ("name", "position", "needs")}
             for i in self.filled_rows]
-        upload = self.scan.data
-        if upload is not None and getattr(upload, "filename", ""):
-            data["scan"] = UploadedScan(filename=upload.filename, data=upload.read())
+        scan = read_upload(self.scan.data)
+        if scan is not None:
+            data["scan"] = scan
         return data
 
     def add_error(self, name: str, message) -> None:
@@ -192,6 +224,10 @@ class PaperDeclarationForm(FlaskForm):
                 self.add_error("counted_date", message)
             elif name in ("channel", "institution", "category", "contact_name", "email", "phone", "notes", "scan"):
                 self.add_error(name, message)
+            elif name == "participants":
+                # "Name at least one participant": said where the first one is typed.
+                first = self.participants[self.filled_rows[0] if self.filled_rows else 0].form.name
+                first.errors = [*first.errors, str(message)]
             elif parts[0] == "participants" and len(parts) == 3 and parts[1].isdigit() \
                     and int(parts[1]) < len(self.filled_rows):
                 row = self.participants[self.filled_rows[int(parts[1])]].form
@@ -206,9 +242,7 @@ class PaperDeclarationForm(FlaskForm):
 
 
 def _render_entry(event, form, status=200):
-    has_errors = status >= 400 or bool(form.general_errors or form.participants_errors)
-    return render_template("declarations/enter.html", event=event, form=form, max_rows=MAX_ROWS,
-                           has_errors=has_errors), status
+    return render_template("declarations/enter.html", event=event, form=form, max_rows=MAX_ROWS), status
 
 
 @bp.route("/organiser/events/<int:event_id>/declarations/new", methods=["GET", "POST"])

@@ -12,23 +12,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import filetype
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
+from flask_babel import ngettext
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..events.access import require_manage
 from ..auth.models import User
-from ..database import utcnow
+from ..database import reads_before_lock, utcnow
 from ..errors import (AlreadyDeclared, DeadlinePassed, DeclarationsClosed, EventFull, Forbidden, InvalidState,
                       NotFound, ValidationFailed)
 from ..events.models import Event, InstitutionCategory
 from ..extensions import db
 from ..invitations.models import Invitation
-from ..seats import (declarations_open, lock_event, occupancy, place, promote_waiting_list,
-                     waiting_list_position)
+from ..seats import (Occupancy, declarations_open, lock_event, occupancy, occupancy_and_matches, place,
+                     promote_waiting_list, waiting_list_position)
 from ..tokens import digest, looks_like_token, new_token, same_token
 from ..validation import clean_email, clean_text
 from . import signals
@@ -102,7 +105,8 @@ def clean_declaration(event: Event, data: dict, *, require_consents: bool = True
     if not isinstance(participants, list) or not participants:
         errors["participants"] = _l("Name at least one participant.")
     elif len(participants) > _seat_limit(event):
-        errors["participants"] = _l("At most %(limit)d participants per institution.", limit=_seat_limit(event))
+        errors["participants"] = ngettext("At most %(num)d participant per institution.",
+                                          "At most %(num)d participants per institution.", _seat_limit(event))
     else:
         pc = Participant.__table__.c
         for index, person in enumerate(participants):
@@ -148,14 +152,18 @@ def clean_declaration(event: Event, data: dict, *, require_consents: bool = True
 
 # --- lookups -----------------------------------------------------------------
 
-def find_invitation(token: str | None) -> Invitation:
-    """The invitation behind a personal link; unknown, malformed or revoked tokens are all 'not found'."""
+def find_invitation(token: str | None, *, include_revoked: bool = False) -> Invitation:
+    """The invitation behind a personal link; unknown, malformed or revoked tokens are all 'not found'.
+
+    `include_revoked` returns a revoked one too, for a page that only explains whom to contact.
+    """
     if not looks_like_token(token):
         raise NotFound()
     # Looked up by digest, so response time says nothing about how much of a guess matched.
     invitation = db.session.execute(
         select(Invitation).where(Invitation.token_digest == digest(token))).scalar_one_or_none()
-    if invitation is None or not same_token(invitation.token, token) or invitation.revoked_at is not None:
+    if invitation is None or not same_token(invitation.token, token) or (
+            invitation.revoked_at is not None and not include_revoked):
         raise NotFound()
     return invitation
 
@@ -214,12 +222,13 @@ def _apply(registration: Registration, values: dict) -> None:
 
 
 def _meeting(event_id: int) -> Event:
-    event = db.session.get(Event, event_id)
+    # Who gets the organiser's copy (the creator, if the meeting names no contact e-mail) comes in the same
+    # statement: loaded now, not under the lock (which keeps it, see lock_event).
+    event = db.session.get(Event, event_id, options=[joinedload(Event.created_by)])
     if event is None:
         raise NotFound()
     if not event.contact_email and event.created_by_id is not None:
-        # Who gets the organiser's copy: loaded now, not under the lock.
-        _ = event.created_by
+        _ = event.created_by  # the meeting was in the session already, without its creator
     return event
 
 
@@ -234,14 +243,15 @@ def declare(event_id: int, data: dict, *, invitation_token: str | None = None, i
     """
     now = now or utcnow()
     # Before the lock: the link, the meeting and the input. The meeting is read again under the lock.
-    invitation = find_invitation(invitation_token) if invitation_token is not None else None
-    if invitation is not None and invitation.event_id != event_id:
-        raise NotFound()
-    event = _meeting(event_id)
-    _check_open(event, invitation, now)
-    values = clean_declaration(event, data)
-    if event.scan_required and values["scan"] is None:
-        raise ValidationFailed(fields={"scan": _l("Attach the signed declaration (PDF, JPEG or PNG).")})
+    with reads_before_lock():
+        invitation = find_invitation(invitation_token) if invitation_token is not None else None
+        if invitation is not None and invitation.event_id != event_id:
+            raise NotFound()
+        event = _meeting(event_id)
+        _check_open(event, invitation, now)
+        values = clean_declaration(event, data)
+        if event.scan_required and values["scan"] is None:
+            raise ValidationFailed(fields={"scan": _l("Attach the signed declaration (PDF, JPEG or PNG).")})
 
     event = lock_event(event_id)
     _check_open(event, invitation, now)  # as it is now: it may have changed while we parsed
@@ -291,23 +301,37 @@ def enter_declaration(user: User, event_id: int, data: dict, *, channel: str, co
                              idempotency_key=None, now=now, entered_by=user)
 
 
-def _earlier(event: Event, invitation: Invitation | None, values: dict, idempotency_key: str | None,
-             check_duplicate: bool) -> tuple[Registration | None, Registration | None, bool]:
-    """One indexed read under the lock: (the declaration with this idempotency key, the invitation's
-    declaration, whether the same institution already declared with this address on the open form)."""
+@lru_cache(maxsize=8)
+def _earlier_condition(by_key: bool, by_invitation: bool, by_institution: bool):
+    """Which declarations count as made before, with the values bound when it runs (built once per shape)."""
     conditions = []
-    if idempotency_key:
-        conditions.append(Registration.idempotency_key == idempotency_key)
-    if invitation is not None:
-        conditions.append(Registration.invitation_id == invitation.id)
-    if check_duplicate:
+    if by_key:
+        conditions.append(Registration.idempotency_key == bindparam("idempotency_key"))
+    if by_invitation:
+        conditions.append(Registration.invitation_id == bindparam("invitation_id"))
+    if by_institution:
         conditions.append(and_(Registration.status.in_(ACTIVE_STATUSES),
-                               func.lower(Registration.email) == values["email"].lower(),
-                               func.lower(Registration.institution) == values["institution"].lower()))
-    if not conditions:
-        return None, None, False
-    rows = db.session.execute(select(Registration).where(Registration.event_id == event.id, or_(*conditions))
-                              .execution_options(populate_existing=True)).scalars().all()
+                               func.lower(Registration.email) == bindparam("email"),
+                               func.lower(Registration.institution) == bindparam("institution")))
+    return or_(*conditions)
+
+
+def _earlier(event: Event, invitation: Invitation | None, values: dict, idempotency_key: str | None,
+             check_duplicate: bool) -> tuple[Registration | None, Registration | None, bool, Occupancy]:
+    """One read under the lock: (the declaration with this idempotency key, the invitation's declaration,
+    whether the same institution already declared with this address on the open form, what is taken now).
+
+    The seats and the ids of such declarations come in one statement; the declarations themselves are
+    loaded by a second one only when there are any (a repeated request, a reopened or duplicate declaration).
+    """
+    shape = (bool(idempotency_key), invitation is not None, check_duplicate)
+    if not any(shape):
+        return None, None, False, occupancy(event)
+    taken, ids = occupancy_and_matches(event, _earlier_condition(*shape), {
+        "idempotency_key": idempotency_key, "invitation_id": invitation.id if invitation is not None else None,
+        "email": values["email"].lower(), "institution": values["institution"].lower()})
+    rows = db.session.execute(select(Registration).where(Registration.id.in_(ids))
+                              .execution_options(populate_existing=True)).scalars().all() if ids else []
     repeated = next((r for r in rows if idempotency_key and r.idempotency_key == idempotency_key), None)
     own = next((r for r in rows if invitation is not None and r.invitation_id == invitation.id), None)
     if invitation is not None:
@@ -316,22 +340,21 @@ def _earlier(event: Event, invitation: Invitation | None, values: dict, idempote
     duplicate = check_duplicate and any(
         r.status in ACTIVE_STATUSES and r.email.lower() == values["email"].lower()
         and r.institution.lower() == values["institution"].lower() for r in rows)
-    return repeated, own, duplicate
+    return repeated, own, duplicate, taken
 
 
 def _create_or_reopen(event: Event, invitation: Invitation | None, values: dict, *, channel: str,
                       counted_at: datetime, idempotency_key: str | None, now: datetime,
                       entered_by: User | None) -> Registration:
-    repeated, registration, duplicate = _earlier(event, invitation, values, idempotency_key,
-                                                 check_duplicate=invitation is None and entered_by is None)
+    # Seats are counted before the new declaration joins the session, so it is not counted itself.
+    repeated, registration, duplicate, taken = _earlier(event, invitation, values, idempotency_key,
+                                                        check_duplicate=invitation is None and entered_by is None)
     if repeated is not None:
         return repeated
     if registration is not None and registration.status != RegistrationStatus.WITHDRAWN.value:
         raise AlreadyDeclared()
     if duplicate:
         raise AlreadyDeclared(_l("This institution has already declared participation with this e-mail address."))
-    # Count seats before the new declaration joins the session, so it is not counted itself.
-    taken = occupancy(event)
     if registration is None:
         registration = Registration(event=event, invitation=invitation, manage_token=new_token(), created_at=now,
                                     scan=None)

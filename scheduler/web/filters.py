@@ -1,44 +1,17 @@
-"""Template helpers: dates in the meeting's zone and the reader's language."""
+"""Template helpers: dates, durations and zones as people read them (see human_time), links, the CSRF field."""
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import quote
 
-from babel.dates import format_datetime, format_date, format_time
-from flask import Flask, url_for
-from flask_babel import get_locale
+from flask import Flask, g, url_for
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from ..timeutil import zone
-
-
-def local_datetime(moment: datetime | None, tzname: str = "Europe/Warsaw", style: str = "medium") -> str:
-    if moment is None:
-        return ""
-    return format_datetime(moment, format=style, tzinfo=zone(tzname), locale=str(get_locale()))
-
-
-def local_date(moment: datetime | None, tzname: str = "Europe/Warsaw", style: str = "long") -> str:
-    if moment is None:
-        return ""
-    return format_date(moment.astimezone(zone(tzname)), format=style, locale=str(get_locale()))
-
-
-def local_time(moment: datetime | None, tzname: str = "Europe/Warsaw") -> str:
-    if moment is None:
-        return ""
-    return format_time(moment, format="HH:mm", tzinfo=zone(tzname), locale=str(get_locale()))
-
-
-def event_when(event) -> str:
-    """'17 kwietnia 2019, 09:00–15:00' or, over several days, both dates with times."""
-    start = event.starts_at.astimezone(zone(event.timezone))
-    end = event.ends_at.astimezone(zone(event.timezone))
-    if start.date() == end.date():
-        return f"{local_date(event.starts_at, event.timezone)}, {local_time(event.starts_at, event.timezone)}–{local_time(event.ends_at, event.timezone)}"
-    return (f"{local_date(event.starts_at, event.timezone)} {local_time(event.starts_at, event.timezone)} – "
-            f"{local_date(event.ends_at, event.timezone)} {local_time(event.ends_at, event.timezone)}")
+from ..events.reminder_settings import describe_offset
+from ..projects.services import footer_project
+from ..human_time import (calendar_date, duration_words, event_when, local_date, local_datetime, local_time,
+                          zone_name)
 
 
 # A value no row has: url_for fills it in once, and each row's id or token then takes its place in the string.
@@ -54,6 +27,15 @@ def row_url(endpoint: str, key: str, **values):
     return lambda value: f"{before}{quote(str(value), safe='')}{after}"
 
 
+def _footer_project(event=None):
+    """The project whose identity the page's footer carries (looked up once per request and meeting)."""
+    found = g.setdefault("footer_projects", {})
+    key = getattr(event, "id", None)
+    if key not in found:
+        found[key] = footer_project(event, current_user)
+    return found[key]
+
+
 def csrf_field() -> Markup:
     """The hidden CSRF input every POST form carries (Flask-WTF checks it)."""
     return Markup('<input type="hidden" name="csrf_token" value="%s">') % generate_csrf()
@@ -63,9 +45,16 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["local_time"] = local_time
+    # Replaces Flask-Babel's filter of that name, which would write English dates the US way.
+    app.jinja_env.filters["dateformat"] = calendar_date
+    app.jinja_env.filters["zone_name"] = zone_name
+    app.jinja_env.filters["duration_words"] = duration_words
+    # {{ planned.offset|offset_words(planned.kind) }}: '3 dni przed terminem'
+    app.jinja_env.filters["offset_words"] = lambda offset, kind: describe_offset(kind, offset)
     app.jinja_env.globals["event_when"] = event_when
     app.jinja_env.globals["csrf_field"] = csrf_field
     app.jinja_env.globals["row_url"] = row_url
+    app.jinja_env.globals["footer_project"] = _footer_project
 
     @app.context_processor
     def _footer():

@@ -3,20 +3,34 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import text
 
-from ..database import utcnow
+from .. import links
+from ..database import begin_reads_only, reads_only, utcnow
 from ..events.listing import public_meetings
 from ..extensions import db
+from ..seats import declarations_open
 from ..security import safe_next
+from .accessibility import ASSESSED, LAST_UPDATED, PUBLISHED, statement_contacts
 
 bp = Blueprint("web", __name__)
+bp.before_request(begin_reads_only)
 
 
 @bp.get("/")
+@reads_only
 def home():
     # One page of upcoming and one of past meetings; older ones through the "Older meetings" link.
+    now = utcnow()
     listing = public_meetings(upcoming_page=request.args.get("upcoming", 1, type=int),
-                              past_page=request.args.get("past", 1, type=int), now=utcnow())
-    return render_template("home.html", listing=listing)
+                              past_page=request.args.get("past", 1, type=int), now=now)
+    # From the rows already loaded: the deadline rule needs no query.
+    open_ids = {event.id for event in listing.upcoming.events if declarations_open(event, now)}
+    return render_template("home.html", listing=listing, open_ids=open_ids)
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template("web/accessibility.html", contacts=statement_contacts(), published=PUBLISHED,
+                           last_updated=LAST_UPDATED, assessed=ASSESSED, service_url=links.absolute("web.home"))
 
 
 @bp.get("/healthz")

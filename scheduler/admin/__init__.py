@@ -1,0 +1,1 @@
+"""Administration pages: organisations (and, later, accounts and projects) for administrators."""

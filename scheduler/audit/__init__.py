@@ -1,0 +1,1 @@
+"""The audit trail: who changed whose data, when, and what changed (before and after)."""

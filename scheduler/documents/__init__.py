@@ -1,0 +1,1 @@
+"""Documents an EU-funded project files: PDFs rendered from HTML templates with WeasyPrint."""

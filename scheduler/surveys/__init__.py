@@ -1,0 +1,1 @@
+"""Evaluation surveys after a meeting: personal one-time links to those present, anonymous answers."""
