@@ -13,9 +13,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from flask import Response
-from openpyxl import Workbook
-from openpyxl.cell.cell import TYPE_STRING
-from openpyxl.styles import Font
 
 # A cell starting with one of these is run as a formula by Excel and LibreOffice (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,6 +47,12 @@ def xlsx(sheets: Iterable[tuple[str, Sequence, Iterable[Sequence]]]) -> bytes:
     Text is always stored as text, never as a formula, whatever it starts with;
     numbers and dates keep their type so they can be summed and sorted.
     """
+    # openpyxl is imported here: it costs a tenth of a second, which every process start (the clock, the CLI)
+    # would otherwise pay for the few requests that export a workbook.
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import TYPE_STRING
+    from openpyxl.styles import Font
+
     workbook = Workbook()
     workbook.remove(workbook.active)
     for title, header, rows in sheets:

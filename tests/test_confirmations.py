@@ -277,3 +277,29 @@ def test_accepting_stays_one_click(mail_app):
 
     assert response.status_code == 302
     assert status_of(pending.id) == "confirmed"
+
+
+def test_two_confirmed_new_link_clicks_at_the_same_moment_make_one_link(app):
+    """Both requests saw the same declaration; the second, under the row lock, finds it changed and does nothing."""
+    import pytest as _pytest
+    from sqlalchemy import func as _func, select as _select
+
+    from scheduler.errors import InvalidState
+    from scheduler.extensions import db as _db
+    from scheduler.notifications.models import Message
+    from scheduler.registration.services import declare, replace_manage_link
+
+    from . import factories as _make
+
+    organiser = _make.user()
+    event = _make.event(organiser, invite_only=False, capacity=5)
+    registration = declare(event.id, _make.declaration())
+    seen = registration.updated_at
+    before = _db.session.execute(_select(_func.count(Message.id))).scalar_one()
+    replace_manage_link(organiser, registration, seen_at=seen)
+    first_token = registration.manage_token
+    with _pytest.raises(InvalidState):
+        replace_manage_link(organiser, registration, seen_at=seen)  # the same confirmation, a moment later
+    _db.session.refresh(registration)
+    assert registration.manage_token == first_token
+    assert _db.session.execute(_select(_func.count(Message.id))).scalar_one() == before + 1

@@ -11,7 +11,6 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash
-from zxcvbn import zxcvbn
 
 MIN_LENGTH = 10
 MAX_LENGTH = 200
@@ -76,7 +75,10 @@ def password_problem(password, *, personal: tuple[str, ...] = ()):
     for value in filter(None, personal):
         value = value.lower()
         words += [value, value.split("@")[0], *value.replace("@", " ").replace(".", " ").split()]
-    # zxcvbn's cost grows with length; the first 100 characters decide whether a password is guessable.
+    # Imported when a password is set (a tenth of a second of dictionaries every process start would pay), and
+    # zxcvbn's cost grows with length: the first 100 characters decide whether a password is guessable.
+    from zxcvbn import zxcvbn
+
     if zxcvbn(password[:100], user_inputs=words)["score"] < _MIN_SCORE:
         return _l("This password is too easy to guess: it is common, or close to a common password, a name or "
                   "your e-mail address. Choose a longer one, e.g. a few unrelated words.")

@@ -24,9 +24,6 @@ import charset_normalizer
 from flask import current_app
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..errors import ValidationFailed
 from ..events.models import CATEGORY_LABELS, InstitutionCategory
@@ -398,6 +395,8 @@ def _cell_text(value) -> str:
 
 def _workbook_text(data: bytes) -> str:
     """The first sheet of an XLSX workbook as semicolon-separated text, one sheet row to one line."""
+    from openpyxl import load_workbook  # imported when used: see spreadsheets.xlsx
+
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl reports a damaged or foreign archive in many ways (zip, XML, KeyError…)
@@ -458,6 +457,10 @@ def template_csv() -> bytes:
 
 def template_xlsx() -> bytes:
     """The same list as an Excel workbook, the category column offering the labels to choose from."""
+    from openpyxl import Workbook  # imported when used: see spreadsheets.xlsx
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     headers, example = _template_rows()
     limit = current_app.config["MAX_INVITATIONS_PER_IMPORT"]
     workbook = Workbook()

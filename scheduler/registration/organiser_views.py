@@ -124,7 +124,7 @@ def new_link_view(event_id: int, registration_id: int):
     registration = event_declaration(event, registration_id)
     if not (registration.email and confirmed(confirmation_stamp(registration))):
         return _confirm_page("declarations/confirm_new_link.html", event, registration, bool(registration.email))
-    replace_manage_link(current_user, registration)
+    replace_manage_link(current_user, registration, seen_at=registration.updated_at)
     flash(_("The old link of %(institution)s no longer works; a new one was sent to %(email)s.",
             institution=registration.institution, email=registration.email))
     return _back(event.id)

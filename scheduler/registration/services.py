@@ -510,12 +510,19 @@ def decline_invitation(token: str, *, now: datetime | None = None) -> Invitation
     return invitation
 
 
-def replace_manage_link(user: User, registration: Registration) -> Registration:
+def replace_manage_link(user: User, registration: Registration, *, seen_at: datetime | None = None) -> Registration:
     """The organiser revokes a declaration's manage link (e.g. it was forwarded) and the declarant gets a new one.
 
-    The old link stops working at once; the new one is e-mailed to the declaration's address.
+    The old link stops working at once; the new one is e-mailed to the declaration's address. `seen_at` is the
+    declaration's `updated_at` the organiser confirmed against: under a lock on its row, a declaration changed
+    since (two confirmed clicks at once) is left alone, so only one new link is made and sent.
     """
     require_manage(user, registration.event)
+    db.session.execute(select(Registration.id).where(Registration.id == registration.id).with_for_update())
+    db.session.refresh(registration)
+    if seen_at is not None and registration.updated_at != seen_at:
+        db.session.rollback()
+        raise InvalidState(_l("The declaration has changed in the meantime, so nothing was done. Look at it again."))
     registration.manage_token = new_token()
     registration.updated_at = utcnow()
     db.session.flush()

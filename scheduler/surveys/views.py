@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import base64
 
-import pygal
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
-from pygal.style import Style
 
 from ..errors import InvalidState, ValidationFailed
 from ..events.services import get_managed_event
@@ -17,16 +15,17 @@ from .services import SCALE, AlreadyAnswered, answer, open_survey, responses_tab
 
 bp = Blueprint("surveys", __name__)
 
-_CHART_STYLE = Style(background="white", plot_background="white", colors=("#1d4f91",), font_family="sans-serif",
-                     label_font_size=14, major_label_font_size=14, value_font_size=14, foreground="#1b1b1b",
-                     foreground_strong="#1b1b1b", foreground_subtle="#555555")
-
-
 def _chart(result) -> str | None:
     """A bar chart of one question's answers as an SVG data URI, drawn on the server (an <img>: no script runs)."""
     if not result.counts:
         return None
-    chart = pygal.HorizontalBar(style=_CHART_STYLE, show_legend=False, width=640, height=70 + 40 * len(result.counts),
+    import pygal  # imported when a results page is drawn, not at every process start
+    from pygal.style import Style
+
+    style = Style(background="white", plot_background="white", colors=("#1d4f91",), font_family="sans-serif",
+                  label_font_size=14, major_label_font_size=14, value_font_size=14, foreground="#1b1b1b",
+                  foreground_strong="#1b1b1b", foreground_subtle="#555555")
+    chart = pygal.HorizontalBar(style=style, show_legend=False, width=640, height=70 + 40 * len(result.counts),
                                 print_values=True, js=[], disable_xml_declaration=True, margin=10)
     chart.x_labels = [str(label) for label in result.counts]
     chart.add("", list(result.counts.values()))

@@ -283,3 +283,36 @@ def test_polish_content_in_english_pages_is_marked_as_polish(page, live_server):
     assert page.get_by_text(LONG_INSTITUTION).first.evaluate(language_of) == "pl"
     page.goto(f"{live_server}/accessibility")
     assert page.locator("#a11y-podmiot span").first.evaluate(language_of) == "pl"
+
+
+def test_administration_and_meeting_day_pages_pass_axe_and_reflow_at_320_px(audit, page):
+    from scheduler.presence.codes import check_in_code
+    from scheduler.projects.models import Project
+
+    admin = make.user(is_admin=True)
+    admin.is_lead = True
+    db.session.add(Project(name="Liderzy kooperacji", lead_organisation_id=admin.organisation_id,
+                           funding_sentence="Projekt współfinansowany ze środków Europejskiego Funduszu Społecznego."))
+    db.session.commit()
+    event = a_meeting(admin, capacity=10)
+    registration = a_declaration(event, make.invitations(admin, event, count=1)[0])
+    email, base, code = admin.email, f"/organiser/events/{event.id}", check_in_code(registration.participants[0].id)
+    db.session.commit()
+
+    audit.visit("/account/reset", "forgotten password")
+    audit.visit(f"/c/{code}", "check-in code opened by someone else")
+    page.goto(audit.base + "/login")
+    page.fill("#email", email)
+    page.fill("#password", make.PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/organiser/$"))
+    audit.visit("/admin/organisations", "organisations")
+    audit.visit("/admin/projects", "projects")
+    audit.visit("/organiser/team", "organisers of the organisation")
+    audit.visit("/organiser/settings", "organisation settings")
+    audit.visit("/account/password", "change of password")
+    audit.visit(f"/m/{registration.manage_token}", "manage page with check-in codes")
+    audit.visit(f"{base}/check-in", "check-in")
+    audit.visit(f"{base}/history", "history of changes")
+    audit.visit(f"{base}/survey", "evaluation survey before sending")
+    audit.assert_clean()
