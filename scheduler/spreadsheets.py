@@ -85,3 +85,10 @@ def download(data: bytes, filename: str) -> Response:
                     else CSV_TYPE)
     return Response(data, content_type=content_type, headers={
         "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+
+
+def table_download(kind: str, title: str, header: Sequence, rows: Sequence[Sequence], stem: str) -> Response:
+    """One table as `stem.csv` (Polish Excel) or `stem.xlsx` (a sheet called `title`), for download."""
+    if kind == "csv":
+        return download(polish_csv(header, rows), f"{stem}.csv")
+    return download(xlsx([(title, header, rows)]), f"{stem}.xlsx")

@@ -98,8 +98,6 @@ def test_emails_go_out_under_the_organisations_sender_name_with_replies_to_its_a
 
 
 def test_the_default_reminder_schedule_is_what_new_meetings_start_with(client):
-    from sqlalchemy import select
-
     from scheduler.events.models import Event
 
     lead = logged_in_organiser(client, is_lead=True)

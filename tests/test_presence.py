@@ -41,6 +41,8 @@ def test_the_check_in_list_has_every_confirmed_participant_for_each_day_of_the_m
     assert len(days) == 2
     _logged_in(client, organiser)
     page = client.get(f"/organiser/events/{event.id}/check-in?day={days[1].isoformat()}").get_data(as_text=True)
+    assert "<title>Lista obecności – rejestracja na miejscu – " in page  # nothing but the title in <title>
+    assert page.count('id="certificates"') == 1
     assert "PCPR w Łańcucie" in page and "GOPS Czarna" in page and "PCPR w Leżajsku" not in page
     assert page.count('name="participant_id"') == 3
 
@@ -165,8 +167,6 @@ def _manage_codes(client, registration) -> list[str]:
 
 
 def test_the_manage_page_carries_a_qr_code_per_participant_that_an_organiser_scans_at_the_door(client, make_app):
-    import segno  # noqa: F401  (the codes are drawn by segno)
-
     organiser = make.user()
     event, lancut, _gmina, waiting = _meeting(organiser, days=1)
     start_day = meeting_days(event)[0]

@@ -5,7 +5,6 @@ import io
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
@@ -13,7 +12,7 @@ from ..errors import NotFound, ValidationFailed
 from ..events.models import CATEGORY_LABELS
 from ..events.services import get_managed_event
 from ..extensions import db
-from ..spreadsheets import download, polish_csv, xlsx
+from ..spreadsheets import table_download
 from ..web.confirm import confirmed, page_values
 from ..web.filters import row_url
 from .forms import ConfirmImportForm, ImportForm, InvitationForm
@@ -178,8 +177,4 @@ def revoke(event_id: int, invitation_id: int):
 def export(event_id: int, kind: str):
     """Every invitation with its latest answer, for the project's reporting."""
     event = get_managed_event(current_user, event_id)
-    header, rows = invitations_table(event)
-    filename = f"invitations-{event.id}.{kind}"
-    if kind == "csv":
-        return download(polish_csv(header, rows), filename)
-    return download(xlsx([(_("Invitations"), header, rows)]), filename)
+    return table_download(kind, _("Invitations"), *invitations_table(event), f"invitations-{event.id}")

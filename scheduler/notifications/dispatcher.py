@@ -74,7 +74,7 @@ from typing import Callable
 from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
 from ..database import utcnow
 from ..events.models import Event

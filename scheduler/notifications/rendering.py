@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import force_locale
 
 from .. import links

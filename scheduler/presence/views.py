@@ -22,7 +22,7 @@ from ..human_time import local_date
 from ..invitations.models import Invitation
 from ..projects.services import funding_sentence, logo_strip_data_uri
 from ..timeutil import to_local
-from ..spreadsheets import download, polish_csv, xlsx
+from ..spreadsheets import download, table_download
 from .certificates import certificates_of, issue_certificates, place_of_issue
 from .codes import check_in_qr, participant_of
 from .services import MarkConflict, add_walk_in, attendance_sheet, mark_present_by_code, participants_table, check_in_list, mark, meeting_days, presence_summary, remove_walk_in
@@ -130,11 +130,7 @@ def scan(code: str):
 def export(event_id: int, kind: str):
     """Participants with their presence per day (CSV for Excel or XLSX), for the project's documentation."""
     event = get_managed_event(current_user, event_id)
-    header, rows = participants_table(event)
-    filename = f"participants-{event.id}.{kind}"
-    if kind == "csv":
-        return download(polish_csv(header, rows), filename)
-    return download(xlsx([(_("Participants"), header, rows)]), filename)
+    return table_download(kind, _("Participants"), *participants_table(event), f"participants-{event.id}")
 
 
 # Blank rows at the end of an attendance list for people who come without being declared.

@@ -75,6 +75,10 @@ class Audit:
                 self.problems.append(f"{where}: axe {violation['id']} ({violation['impact']}): {targets}")
             for finding in self.page.evaluate(SIDEWAYS):
                 self.problems.append(f"{where}: sideways: {finding}")
+            # WCAG 2.4.2: a title that says what the page is (and only that: no markup leaking into it).
+            title = self.page.title()
+            if not title.strip() or "<" in title or len(title) > 200:
+                self.problems.append(f"{where}: page title {title[:80]!r}")
             if width == WIDTHS[0]:
                 for finding in self.page.evaluate(FOCUS_RINGS):
                     self.problems.append(f"{where}: focus ring: {finding}")
