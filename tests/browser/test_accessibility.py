@@ -274,6 +274,7 @@ def test_polish_content_in_english_pages_is_marked_as_polish(page, live_server):
     invitation = make.invitations(organiser, event)[0]
     manage_token = a_declaration(event, make.invitations(organiser, event)[0]).manage_token
     token, institution = invitation.token, invitation.institution
+    organiser_email, event_title, event_id = organiser.email, event.title, event.id
     db.session.commit()
     language_of = "(el) => el.closest('[lang]').getAttribute('lang')"
 
@@ -285,8 +286,21 @@ def test_polish_content_in_english_pages_is_marked_as_polish(page, live_server):
     assert page.locator(".addressee strong").evaluate(language_of) == "pl"
     page.goto(f"{live_server}/m/{manage_token}")
     assert page.get_by_text(LONG_INSTITUTION).first.evaluate(language_of) == "pl"
+    page.goto(f"{live_server}/i/{token}")  # the meeting's own statement, a checkbox label of the form
+    assert page.get_by_text("Oświadczam, że zapoznałem się z zasadami projektu.").evaluate(language_of) == "pl"
     page.goto(f"{live_server}/accessibility")
     assert page.locator("#a11y-podmiot span").first.evaluate(language_of) == "pl"
+    # The organiser's pages: meeting titles and institutions as people wrote them.
+    page.goto(f"{live_server}/login")
+    page.fill("#email", organiser_email)
+    page.fill("#password", make.PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto(f"{live_server}/organiser/?lang=en")
+    assert page.get_by_text(event_title).first.evaluate(language_of) == "pl"
+    page.goto(f"{live_server}/organiser/events/{event_id}/declarations")
+    assert page.get_by_text(LONG_INSTITUTION).first.evaluate(language_of) == "pl"
+    page.goto(f"{live_server}/organiser/events/{event_id}/invitations")
+    assert page.get_by_text(institution).first.evaluate(language_of) == "pl"
 
 
 def test_administration_and_meeting_day_pages_pass_axe_and_reflow_at_320_px(audit, page):
