@@ -189,3 +189,15 @@ def test_the_manage_page_carries_a_qr_code_per_participant_that_an_organiser_sca
     assert other_day[3] == "error"
     outsider = make.user(make.organisation("Regionalny Ośrodek Polityki Społecznej w Lublinie", "ROPS Lublin"))
     assert mark_present_by_code(outsider, pid, today=start_day) is None
+
+
+def test_the_meeting_overview_shows_presence_per_day_once_anyone_is_marked(client):
+    organiser = make.user()
+    event, lancut, _gmina, _waiting = _meeting(organiser)
+    _logged_in(client, organiser)
+    assert "Obecność według dni" not in client.get(f"/organiser/events/{event.id}").get_data(as_text=True)
+    first = meeting_days(event)[0].isoformat()
+    client.post(f"/organiser/events/{event.id}/check-in/mark",
+                data={"participant_id": _participant(lancut), "day": first, "state": "present"})
+    page = client.get(f"/organiser/events/{event.id}").get_data(as_text=True)
+    assert "Obecność według dni" in page and 'class="present-count">1<' in page

@@ -108,6 +108,8 @@ def test_answers_are_stored_once_per_link_and_without_anything_that_points_to_a_
     assert "Średnia: 4.0" in page or "Średnia: 4,0" in page
     assert "data:image/svg+xml;base64," in page and "Więcej przykładów z gmin wiejskich." in page
     assert "Żółkiewska" not in page
+    csv_text = client.get(f"/organiser/events/{event.id}/survey.csv").data.decode("utf-8-sig")
+    assert "Więcej przykładów z gmin wiejskich." in csv_text and "Żółkiewska" not in csv_text
     sheet = load_workbook(io.BytesIO(client.get(f"/organiser/events/{event.id}/survey.xlsx").data)).worksheets[0]
     assert sheet.max_row == 3 and sheet.max_column == 6
     cells = json.dumps([[c.value for c in row] for row in sheet.iter_rows()], ensure_ascii=False)

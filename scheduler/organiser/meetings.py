@@ -12,11 +12,12 @@ from ..database import begin_reads_only, reads_only, utcnow
 from ..errors import ValidationFailed
 from ..events.forms import EventForm
 from ..events.listing import managed_meetings
-from ..events.models import Event, EventStatus
+from ..events.models import Event, EventStatus, InstitutionCategory
 from ..events.access import can_manage
 from ..events.services import (cancel_event, create_event, get_managed_event, get_viewable_event, publish_event,
                                share_with_partners, shared_meetings, update_event, validate_event_data)
 from ..extensions import db
+from ..presence.services import presence_summary
 from ..registration.overview import attendance_list, dashboard_counts, describe_time_left, event_overview
 
 bp = Blueprint("events", __name__)
@@ -101,7 +102,9 @@ def overview(event_id: int):
     summary = event_overview(event)
     return render_template("events/overview.html", event=event, overview=summary,
                            time_left=describe_time_left(summary.time_left),
-                           read_only=not can_manage(current_user, event))
+                           read_only=not can_manage(current_user, event),
+                           presence=presence_summary(event) if event.is_published else [],
+                           categories={c.value: c.label for c in InstitutionCategory})
 
 
 @bp.post("/organiser/events/<int:event_id>/share")

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from ..errors import InvalidState, ValidationFailed
 from ..events.services import get_managed_event
-from ..spreadsheets import download, xlsx
+from ..spreadsheets import table_download
 from .services import SCALE, AlreadyAnswered, answer, open_survey, responses_table, results, send_survey, survey_of
 
 bp = Blueprint("surveys", __name__)
@@ -57,13 +57,14 @@ def send(event_id: int):
     return redirect(url_for("surveys.overview", event_id=event_id), 303)
 
 
-@bp.get("/organiser/events/<int:event_id>/survey.xlsx")
+@bp.get("/organiser/events/<int:event_id>/survey.<any(csv, xlsx):kind>")
 @login_required
-def export(event_id: int):
+def export(event_id: int, kind: str):
+    """Every answer set, anonymous, as XLSX or CSV for Excel."""
     event = get_managed_event(current_user, event_id)
     survey = survey_of(event)
     header, rows = responses_table(survey) if survey is not None else ([], [])
-    return download(xlsx([(_("Survey"), header, rows)]), f"ankieta-{event.id}.xlsx")
+    return table_download(kind, _("Survey"), header, rows, f"ankieta-{event.id}")
 
 
 @bp.route("/s/<token>", methods=["GET", "POST"], endpoint="answer")
