@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import click
 from flask import Blueprint, current_app
@@ -18,11 +18,14 @@ from .database import utcnow
 from .events.models import Event, EventKind, EventStatus
 from .extensions import db
 from .invitations.models import Invitation
+from .presence.models import Certificate, Presence
 from .projects.models import Project
 from .projects.services import clean_logo_strip
 from .registration.models import Channel, Participant, Registration, RegistrationStatus
+from .surveys.models import Survey, SurveyLink, SurveyResponse
+from .surveys.services import DEFAULT_QUESTIONS
 from .timeutil import localize
-from .tokens import new_token
+from .tokens import digest, new_token
 
 cli = Blueprint("demo_cli", __name__, cli_group=None)
 
@@ -203,13 +206,13 @@ def load_demo_data() -> dict:
                         "ROPS z Białegostoku, Kielc, Lublina, Rzeszowa oraz MCPS z Warszawy."),
            starts_at=_at("2019-07-16", "10:00"), ends_at=_at("2019-07-17", "15:00"), capacity=40,
            seats_per_institution=4, declaration_deadline=_at("2019-07-09", "16:00"), **common)
-    _event(rzeszow, kind=EventKind.TRAINING.value,
-           title="Makroregionalna Szkoła Kooperacji – szkolenie dla wojewódzkich podmiotów sektorowych",
-           description=("Szkolenie dla przedstawicieli urzędów wojewódzkich i marszałkowskich, sądów okręgowych, "
-                        "WUP, komend wojewódzkich Policji, PFRON, kuratoriów oświaty, OIPiP, WSSE i Rad Działalności "
-                        "Pożytku Publicznego z pięciu województw."),
-           starts_at=_at("2019-07-18", "09:00"), ends_at=_at("2019-07-18", "15:00"), capacity=60,
-           seats_per_institution=2, declaration_deadline=_at("2019-07-11", "16:00"), **common)
+    training = _event(rzeszow, kind=EventKind.TRAINING.value,
+                      title="Makroregionalna Szkoła Kooperacji – szkolenie dla wojewódzkich podmiotów sektorowych",
+                      description=("Szkolenie dla przedstawicieli urzędów wojewódzkich i marszałkowskich, sądów "
+                                   "okręgowych, WUP, komend wojewódzkich Policji, PFRON, kuratoriów oświaty, OIPiP, "
+                                   "WSSE i Rad Działalności Pożytku Publicznego z pięciu województw."),
+                      starts_at=_at("2019-07-18", "09:00"), ends_at=_at("2019-07-18", "15:00"), capacity=60,
+                      seats_per_institution=2, declaration_deadline=_at("2019-07-11", "16:00"), **common)
     _event(rzeszow, kind=EventKind.STEERING_COMMITTEE.value,
            title="Ogólnopolskie spotkanie 3 Komitetów Sterujących",
            description="Spotkanie Komitetów Sterujących projektów realizowanych w trzech makroregionach.",
@@ -248,8 +251,54 @@ def load_demo_data() -> dict:
     _paper_declaration(upcoming, None, "Gminny Ośrodek Pomocy Społecznej w Świlczy", "gmina", "Kierownik GOPS",
                        "gops.swilcza@example.org", [("Uczestnik demonstracyjny 3", "pracownik socjalny")],
                        utcnow() - timedelta(hours=5), channel=Channel.ONLINE.value)
+    _after_the_training(training)
     db.session.commit()
     return {"organisations": len(orgs), "events": db.session.execute(select(func.count(Event.id))).scalar_one()}
+
+
+# Seed 004's training of 18 July 2019, as it would be filed afterwards: who came, their certificates and survey.
+TRAINING_PARTICIPANTS = [
+    ("Urząd Marszałkowski Województwa Podkarpackiego", "voivodeship", "sekretariat@um-podkarpackie.example",
+     [("Katarzyna Wójcik", "główny specjalista", True), ("Tomasz Lis", "inspektor", True)]),
+    ("Sąd Okręgowy w Rzeszowie", "court", "kuratorzy@so-rzeszow.example",
+     [("Małgorzata Łęcka", "kurator zawodowy", True), ("Paweł Ślusarz", "kurator zawodowy", False)]),
+    ("Komenda Wojewódzka Policji w Rzeszowie", "police", "prewencja@kwp-rzeszow.example",
+     [("Grzegorz Żak", "koordynator ds. przemocy domowej", True)]),
+]
+TRAINING_ANSWERS = [
+    {"q1": 5, "q2": 5, "q3": 4, "q4": "Tak", "q5": "Więcej przykładów współpracy z sądami rodzinnymi."},
+    {"q1": 4, "q2": 5, "q3": 4, "q4": "Raczej tak"},
+    {"q1": 5, "q2": 4, "q3": 3, "q4": "Tak", "q5": "Sala była za mała na tyle osób."},
+    {"q1": 3, "q2": 4, "q3": 4, "q4": "Raczej nie"},
+]
+
+
+def _after_the_training(training: Event) -> None:
+    """Declarations, presence marks, numbered certificates and anonymous survey answers of the past training,
+    so that the demo shows a meeting's whole life, not only its first half."""
+    counted = _at("2019-07-05", "12:00")
+    present = []
+    for institution, category, email, people in TRAINING_PARTICIPANTS:
+        registration = _paper_declaration(training, None, institution, category, people[0][0], email,
+                                          [(name, position) for name, position, _came in people], counted)
+        db.session.flush()
+        for participant, (_name, _position, came) in zip(registration.participants, people):
+            db.session.add(Presence(event_id=training.id, participant_id=participant.id, day=date(2019, 7, 18),
+                                    present=came, marked_at=_at("2019-07-18", "09:10")))
+            if came:
+                present.append((participant, institution))
+    for number, (participant, institution) in enumerate(present, start=1):
+        db.session.add(Certificate(organisation_id=training.organisation_id, year=2019, number=number,
+                                   event_id=training.id, participant_id=participant.id, name=participant.name,
+                                   institution=institution, days=["2019-07-18"], issued_at=_at("2019-07-19", "10:00")))
+    survey = Survey(event_id=training.id, questions=DEFAULT_QUESTIONS, sent_at=_at("2019-07-19", "10:00"))
+    db.session.add(survey)
+    db.session.flush()
+    for index, (participant, _institution) in enumerate(present):
+        db.session.add(SurveyLink(survey_id=survey.id, participant_id=participant.id, digest=digest(new_token()),
+                                  used=index < len(TRAINING_ANSWERS)))
+    for answers in TRAINING_ANSWERS:
+        db.session.add(SurveyResponse(survey_id=survey.id, answers=answers, day="2019-07-19"))
 
 
 @cli.cli.command("demo-data")

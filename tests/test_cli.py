@@ -55,3 +55,22 @@ def test_the_demo_login_printed_by_make_run_works(runner, client):
     response = client.post("/login", data={"email": "organizator@rops.rzeszow.local", "password": "demo-haslo-2019"})
     assert response.status_code == 302
     assert client.get("/organiser/").status_code == 200
+
+
+def test_the_demo_shows_a_past_training_from_declarations_to_filed_documents(runner, client):
+    from scheduler.presence.models import Certificate, Presence
+    from scheduler.surveys.models import SurveyResponse
+
+    runner.invoke(args=["demo-data", "--if-empty"])
+    training = db.session.execute(select(Event).where(Event.title.like("Makroregionalna Szkoła Kooperacji – szkolenie%"))
+                                  ).scalar_one()
+    presence = db.session.execute(select(Presence.present).where(Presence.event_id == training.id)).scalars().all()
+    assert sorted(presence) == [False, True, True, True, True]
+    codes = [c.code for c in db.session.execute(select(Certificate).where(Certificate.event_id == training.id)
+                                                .order_by(Certificate.number)).scalars()]
+    assert codes == ["ZS/2019/0001", "ZS/2019/0002", "ZS/2019/0003", "ZS/2019/0004"]
+    assert db.session.execute(select(func.count(SurveyResponse.id))).scalar_one() == 4
+    client.post("/login", data={"email": "organizator@rops.rzeszow.local", "password": "demo-haslo-2019"})
+    survey = client.get(f"/organiser/events/{training.id}/survey?lang=pl").get_data(as_text=True)
+    assert "4 odpowiedzi" in survey and "data:image/svg+xml" in survey
+    assert client.get(f"/organiser/events/{training.id}/certificates.pdf").status_code == 200
