@@ -174,7 +174,7 @@ def test_the_invitations_list_shows_each_institutions_latest_answer(client):
     rows = client.get(f"/organiser/events/{event.id}/invitations").get_data(as_text=True)
 
     def status_of(invitation) -> str:
-        row = re.search(rf"<tr[^>]*>\s*<td>{re.escape(invitation.institution)}</td>.*?</tr>", rows, re.S).group(0)
+        row = re.search(rf"<tr[^>]*>\s*<td[^>]*>{re.escape(invitation.institution)}</td>.*?</tr>", rows, re.S).group(0)
         return re.search(r'<span class="badge[^"]*">(.*?)</span>', row).group(1)
 
     assert [status_of(i) for i in (silent, opened, came, withdrew, declined_after_withdrawing)] == [
