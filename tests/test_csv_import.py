@@ -340,8 +340,11 @@ def test_two_confirms_of_one_list_at_the_same_moment_add_it_once(make_app, app):
     barrier = threading.Barrier(2)
     added, failures = [], []
 
-    def confirm():
-        instance = make_app()
+    # Both app instances are built here, one after the other: building two at once in threads can trip CPython's
+    # compiler (Jinja compiles templates; "AST constructor recursion depth mismatch" on 3.11).
+    instances = [make_app(), make_app()]
+
+    def confirm(instance):
         with instance.app_context():
             try:
                 user, meeting = db.session.get(User, ids[0]), db.session.get(Event, ids[1])
@@ -354,7 +357,7 @@ def test_two_confirms_of_one_list_at_the_same_moment_add_it_once(make_app, app):
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    threads = [threading.Thread(target=confirm, args=(instance,)) for instance in instances]
     for thread in threads:
         thread.start()
     for thread in threads:
