@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 import click
 from flask import Blueprint, current_app
 from PIL import Image, ImageDraw, ImageFont
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from .auth.models import Organisation, User
 from .auth.passwords import hash_password
@@ -88,10 +88,8 @@ def _at(day: str, hour: str) -> datetime:
 
 
 def _event(org: Organisation, **values) -> Event:
-    # Every demo meeting is one of the seeds' project (the only project, made first by load_demo_data).
-    project = db.session.execute(select(Project)).scalar_one()
     event = Event(organisation=org, ical_uid=f"{uuid.uuid4()}@{current_app.config['MAIL_MESSAGE_ID_DOMAIN']}",
-                  status=EventStatus.PUBLISHED.value, published_at=utcnow(), project=project, **values)
+                  status=EventStatus.PUBLISHED.value, published_at=utcnow(), **values)
     db.session.add(event)
     return event
 
@@ -252,6 +250,8 @@ def load_demo_data() -> dict:
                        "gops.swilcza@example.org", [("Uczestnik demonstracyjny 3", "pracownik socjalny")],
                        utcnow() - timedelta(hours=5), channel=Channel.ONLINE.value)
     _after_the_training(training)
+    # Every demo meeting is one of the seeds' project (the database was empty: all meetings are the demo's).
+    db.session.execute(update(Event).values(project_id=project.id))
     db.session.commit()
     return {"organisations": len(orgs), "events": db.session.execute(select(func.count(Event.id))).scalar_one()}
 

@@ -124,3 +124,4 @@ def test_a_wrong_default_reminder_is_reported_at_its_row(client):
     assert response.status_code == 422
     db.session.expire_all()
     assert db.session.get(Organisation, lead.organisation_id).default_reminders is None
+    assert db.session.get(Organisation, lead.organisation_id).sender_name == ""  # nothing of the page was saved

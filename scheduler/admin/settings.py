@@ -45,8 +45,9 @@ def edit(organisation_id: int | None):
                               **SettingsForm.reminder_data(organisation.default_reminders)})
     if form.validate_on_submit():
         try:
+            # One transaction: a wrong field anywhere saves nothing (update_settings commits both).
+            set_default_reminders(current_user, organisation, form.reminders(), commit=False)
             update_settings(current_user, organisation, {field: form[field].data for field in SETTINGS_FIELDS})
-            set_default_reminders(current_user, organisation, form.reminders())
         except ValidationFailed as exc:
             db.session.rollback()
             for name, message in exc.fields.items():

@@ -53,8 +53,11 @@ def get_managed_event(user: User, event_id: int) -> Event:
     return require_manage(user, get_event(event_id))
 
 
-def set_default_reminders(user: User, organisation: Organisation, reminders: dict) -> Organisation:
-    """The reminder schedule the organisation's new meetings start with, checked by the meetings' own rule."""
+def set_default_reminders(user: User, organisation: Organisation, reminders: dict, *,
+                          commit: bool = True) -> Organisation:
+    """The reminder schedule the organisation's new meetings start with, checked by the meetings' own rule.
+
+    `commit=False` leaves it to the caller's transaction (the settings page saves all its fields at once)."""
     if not can_manage_organisation(user, organisation):
         raise Forbidden()
     errors: dict = {}
@@ -62,7 +65,8 @@ def set_default_reminders(user: User, organisation: Organisation, reminders: dic
     if errors:
         raise ValidationFailed(fields=errors)
     organisation.default_reminders = cleaned
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return organisation
 
 

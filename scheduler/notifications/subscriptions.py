@@ -18,7 +18,7 @@ from ..registration import signals as registration_signals
 from ..registration.models import RegistrationStatus
 from ..surveys import signals as survey_signals
 from . import messages, services, wanted
-from .account_mail import plan_account_link, plan_survey_links
+from .link_mail import plan_account_link, plan_survey_links
 from .dispatcher import register_check
 
 

@@ -60,6 +60,11 @@ def meeting_days(event: Event) -> list[date]:
     return [first + timedelta(days=n) for n in range(max((last - first).days, 0) + 1)]
 
 
+def meeting_today(event: Event) -> date:
+    """Today's date where the meeting takes place (not the server's)."""
+    return to_local(utcnow(), event.timezone).date()
+
+
 def _folded(text: str) -> str:
     # "Łańcut", "łancut" and "LANCUT" all match "lancut": case- and diacritic-insensitive search.
     text = text.replace("ł", "l").replace("Ł", "L")
@@ -206,7 +211,7 @@ def mark_present_by_code(user: User, participant_id: int, *, today: date | None 
         return None
     event = registration.event
     days = meeting_days(event)
-    today = today or to_local(utcnow(), event.timezone).date()
+    today = today or meeting_today(event)
     if today not in days:
         return event.id, days[0], _l("The meeting does not take place today: nobody was marked."), "error"
     if registration.status != CONFIRMED:

@@ -12,7 +12,6 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import links
-from ..database import utcnow
 from ..documents.pdf import pdf_download, render_pdf
 from ..errors import ValidationFailed
 from ..events.models import InstitutionCategory
@@ -21,11 +20,10 @@ from ..extensions import db
 from ..human_time import local_date
 from ..invitations.models import Invitation
 from ..projects.services import funding_sentence, logo_strip_data_uri
-from ..timeutil import to_local
 from ..spreadsheets import download, table_download
 from .certificates import certificates_of, issue_certificates, place_of_issue
 from .codes import check_in_qr, participant_of
-from .services import MarkConflict, add_walk_in, attendance_sheet, mark_present_by_code, participants_table, check_in_list, mark, meeting_days, presence_summary, remove_walk_in
+from .services import MarkConflict, add_walk_in, attendance_sheet, meeting_today, mark_present_by_code, participants_table, check_in_list, mark, meeting_days, presence_summary, remove_walk_in
 
 bp = Blueprint("presence", __name__)
 # The manage page (registration's) shows each participant's code: offered to every template by this feature.
@@ -44,7 +42,7 @@ def _chosen_day(event, raw: str | None) -> date:
         chosen = None
     if chosen in days:
         return chosen
-    today = date.today()
+    today = meeting_today(event)
     return today if today in days else days[0]
 
 
@@ -201,6 +199,6 @@ def letter_pdf(event_id: int):
             abort(404)
     data = render_pdf("documents/letter.html", event=event, organiser=event.organisation, invitation=invitation,
                       personal_link=links.personal(invitation.token) if invitation else "",
-                      place=place_of_issue(event.organisation), today=to_local(utcnow(), event.timezone).date(),
+                      place=place_of_issue(event.organisation), today=meeting_today(event),
                       funding=funding_sentence(event), strip=logo_strip_data_uri(event.project))
     return pdf_download(data, f"zaproszenie-{event.id}{'-' + str(invitation.id) if invitation else ''}.pdf")
