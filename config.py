@@ -122,6 +122,9 @@ class Config:
     # A process that dies loses at most one group's marks (those messages go out again, same Message-ID), so the
     # default keeps the promised window of one message; a larger group sends faster with a wider window.
     MAIL_SENT_GROUP_SIZE = _int("MAIL_SENT_GROUP_SIZE", 1)
+    # Batches a dispatcher process sends side by side (threads, each with its own SMTP connection and database
+    # session; see dispatcher.dispatch_due). PostgreSQL only: on SQLite a pass sends one batch at a time.
+    MAIL_DISPATCH_THREADS = _int("MAIL_DISPATCH_THREADS", 3)
     MAIL_SENT_GROUP_SECONDS = float(os.environ.get("MAIL_SENT_GROUP_SECONDS", "0.5"))
 
     # Calendars: the alarm in e-mailed invites and downloads, and how often subscribers refresh feeds.

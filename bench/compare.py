@@ -292,6 +292,7 @@ class Bench:
         self.problems: list[str] = []
         self.cookie = self._login()
         self.etag = None
+        self.only: list[str] | None = None
 
     def record(self, name: str, side: str, value: float) -> None:
         getattr(self.results.setdefault(name, Sides()), side).append(value)
@@ -487,7 +488,7 @@ class Bench:
 
     def run(self, number: int) -> None:
         sides = ("project", "baseline") if number % 2 == 0 else ("baseline", "project")
-        for measure in self.MEASURES:
+        for measure in self.only or self.MEASURES:
             for side in sides:
                 getattr(self, measure)(side)
 
@@ -523,6 +524,7 @@ def run_backend(backend: str, args) -> tuple[str, bool]:
                 gunicorn("wsgi:app", url, args.workers) as project_port, \
                 gunicorn("baseline_app:app", url, args.workers, HERE) as baseline_port:
             bench = Bench(setup, project_port, baseline_port, sink, args.quick)
+            bench.only = args.only
             for number in range(args.runs):
                 started = time.perf_counter()
                 bench.run(number)
@@ -540,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one run, fewer requests")
     parser.add_argument("--runs", type=int, default=None, help="alternating runs (default 3, 1 with --quick)")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--only", nargs="+", choices=Bench.MEASURES, help="these measures only (while working)")
     parser.add_argument("--postgres-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args(argv)

@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL server URL (a database is created and dropped there), or 'sqlite'")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--lines", type=int, default=45)
+    parser.add_argument("--sort", default="cumulative", help="cProfile's order: cumulative, tottime, ...")
     parser.add_argument("--sql", action="store_true")
     args = parser.parse_args(argv)
     unknown = set(args.kinds) - set(KINDS)
@@ -163,11 +165,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 profile = cProfile.Profile()
                 profile.enable()
-                for _ in range(20):
+                for _ in range(100):
                     call(kind)
                 profile.disable()
                 text = io.StringIO()
-                pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(30)
+                pstats.Stats(profile, stream=text).sort_stats(args.sort).print_stats(args.lines)
                 print(text.getvalue())
         with app.app_context():
             db.session.remove()

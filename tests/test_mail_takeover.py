@@ -11,12 +11,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from scheduler import create_app
 from scheduler.database import utcnow
 from scheduler.extensions import db
 from scheduler.notifications import dispatcher
 from scheduler.notifications.dispatcher import dispatch_due
 from scheduler.notifications.mail import build, close_connection, deliver, open_connection
+from scheduler.notifications.models import Message
 from scheduler.notifications.outbox import enqueue
 
 from . import factories as make
@@ -92,6 +95,11 @@ def test_the_heartbeat_keeps_a_slow_but_live_dispatchers_batch_its_own(make_app,
     def watch():
         try:
             with watcher.app_context():
+                # The watcher starts once the slow dispatcher holds the batch (it would otherwise race it to the claim).
+                while not done.is_set() and db.session.execute(select(func.count()).where(
+                        Message.status == "sending")).scalar_one() < 5:
+                    db.session.rollback()
+                    time.sleep(0.02)
                 while not done.is_set():
                     results.append(dispatch_due(worker_id="watcher"))
                     time.sleep(0.2)

@@ -38,6 +38,13 @@ MAIL_DRAIN_SECONDS. Each step is its own short transaction:
    The organiser can send failed messages again, one by one or all at once
    per meeting or per organisation (services.retry_failed).
 
+Several batches at once: on PostgreSQL a pass that finds a full batch due
+starts MAIL_DISPATCH_THREADS - 1 more threads, each claiming and sending its
+own batches on its own session and SMTP connection (the claims are disjoint,
+as between processes). Rendering in one thread overlaps the round trips to the
+mail server and the database of the others. An idle or small pass stays in
+the calling thread.
+
 Without MAIL_SERVER (the embedded default) claimed messages are marked
 "undeliverable": they stay in the outbox, visible in the mail log, and the
 organiser can send them again once a server is configured.
@@ -66,6 +73,7 @@ import logging
 import os
 import smtplib
 import socket
+import threading
 import time
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -150,7 +158,37 @@ def _counts() -> dict[str, int]:
             "undeliverable": 0, "taken_over": 0, "batches": 0}
 
 
-def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_id: str | None = None) -> dict[str, int]:
+class _Pass:
+    """What the threads of one pass share: how many more they may claim, until when, and whether to stop."""
+
+    def __init__(self, limit: int | None, seconds: float) -> None:
+        self.left = limit
+        self.stop_at = time.monotonic() + seconds
+        self.stopped = False
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> int:
+        """How many of the next `size` a thread may claim (0: the pass is over)."""
+        with self._lock:
+            if self.stopped or time.monotonic() >= self.stop_at:
+                return 0
+            if self.left is None:
+                return size
+            granted = min(size, self.left)
+            self.left -= granted
+            return granted
+
+    def give_back(self, unused: int) -> None:
+        with self._lock:
+            if self.left is not None:
+                self.left += unused
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_id: str | None = None,
+                 threads: int | None = None) -> dict[str, int]:
     """Deliver due messages, batch after batch, until none is due, `limit` were claimed or MAIL_DRAIN_SECONDS passed.
 
     Returns how many ended in each state ("deferred": given back because
@@ -159,10 +197,71 @@ def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_i
     for each batch. Runs its own transactions: call it outside of another
     unit of work (the clock, the `dispatch-outbox` command, a test). Safe to
     run in several processes at once.
+
+    `threads` (default MAIL_DISPATCH_THREADS) batches are sent side by side, each
+    thread with its own database session and SMTP connection, claiming disjoint
+    batches as separate processes do. While one waits for the mail server or
+    the database, another renders: a pass is bound by the process's CPU rather
+    than by round trips. On SQLite, whose claims and marks queue for one write
+    lock, a pass uses one thread.
     """
     worker_id = worker_id or default_worker_id()
+    shared = _Pass(limit, current_app.config["MAIL_DRAIN_SECONDS"])
+    threads = threads or current_app.config["MAIL_DISPATCH_THREADS"]
+    if threads <= 1 or db.engine.dialect.name == "sqlite":
+        return _drain(now, worker_id, shared)
+    app = current_app._get_current_object()
+    results: list[dict[str, int]] = []
+    failures: list[BaseException] = []
+    helpers: list[threading.Thread] = []
+
+    def run(number: int) -> None:
+        with app.app_context():
+            try:
+                results.append(_drain(now, f"{worker_id}/{number}", shared))
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread below
+                shared.stop()
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    def more_is_due() -> None:
+        # The first claim took a full batch: more is due, the other threads join. An idle or small pass stays
+        # in the calling thread (one claim statement, no threads).
+        _compile_templates(app)
+        for number in range(1, threads):
+            helper = threading.Thread(target=run, args=(number,), name=f"dispatch-{number}", daemon=True)
+            helper.start()
+            helpers.append(helper)
+
+    try:
+        counts = _drain(now, worker_id, shared, on_full_batch=more_is_due)
+    except BaseException:
+        shared.stop()
+        raise
+    finally:
+        for helper in helpers:
+            helper.join()
+    if failures:
+        raise failures[0]
+    for result in results:
+        for name, value in result.items():
+            counts[name] += value
+    return counts
+
+
+def _compile_templates(app) -> None:
+    """Compile the e-mail templates before the threads start: CPython 3.11's compiler is not safe to run in
+    several threads at once ("AST constructor recursion depth mismatch"), and Jinja compiles on first use."""
+    environment = app.jinja_env
+    for name in environment.list_templates(filter_func=lambda name: name.startswith("email/")):
+        environment.get_template(name)
+
+
+def _drain(now: datetime | None, worker_id: str, shared: _Pass,
+           on_full_batch: Callable[[], None] | None = None) -> dict[str, int]:
+    """One thread's part of a pass: claim, send, repeat, while the pass lasts."""
     batch_size = max(1, current_app.config["MAIL_BATCH_SIZE"])
-    stop_at = time.monotonic() + current_app.config["MAIL_DRAIN_SECONDS"]
     counts = _counts()
     session = db.session()
     expire_on_commit = session.expire_on_commit
@@ -171,17 +270,20 @@ def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_i
     session.expire_on_commit = False
     try:
         while True:
-            size = batch_size if limit is None else min(batch_size, limit - counts["claimed"])
+            size = shared.take(batch_size)
             if size <= 0:
                 break
             moment = now or utcnow()
             found, batch, _loaded = _claim(moment, size, worker_id, counts)
+            shared.give_back(size - found)
             if not found:
                 break
             counts["batches"] += 1
+            if on_full_batch is not None and found == batch_size:
+                on_full_batch()
+                on_full_batch = None
             if batch and not _send(batch, moment, worker_id, counts):
-                break  # the mail server is away: the next tick tries again, after the back-off
-            if time.monotonic() >= stop_at:
+                shared.stop()  # the mail server is away: the next tick tries again, after the back-off
                 break
     finally:
         session.expire_on_commit = expire_on_commit

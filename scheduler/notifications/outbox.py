@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from functools import lru_cache
 
 from flask import current_app
 from sqlalchemy import select
@@ -55,24 +56,28 @@ _COLUMNS = ("event_id", "invitation_id", "registration_id", "kind", "recipient",
             "body_text", "body_html", "ics", "ics_method", "payload", "dedupe_key")
 
 
-# Rows per statement: well under the bound-parameter limits of SQLite (32,766) and PostgreSQL (65,535).
-_CHUNK = 1000
+@lru_cache(maxsize=4)
+def _insert_statement(dialect: str):
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key, built once per dialect.
+
+    The rows go as parameters (executemany; SQLAlchemy sends them as multi-row
+    statements of up to a thousand rows), so the compiled statement is cached. Rows given as
+    `.values([...])` would be compiled again for every call, which was the largest cost of a
+    declaration under the meeting's lock.
+    """
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = Message.__table__
+    return (insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.c.id, table.c.dedupe_key))
 
 
 def _insert(rows: list[dict]) -> list[tuple[int, str]]:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key, for all rows in one statement."""
+    """Insert the rows whose dedupe_key is new; (id, dedupe_key) of each inserted row."""
     if not rows:
         return []
     db.session.flush()  # the rows the keys refer to must exist first
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = Message.__table__
-    inserted = []
-    for start in range(0, len(rows), _CHUNK):
-        stmt = (insert(table).values(rows[start:start + _CHUNK])
-                .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id, table.c.dedupe_key))
-        inserted += [(new_id, key) for new_id, key in db.session.execute(stmt).all()]
-    return inserted
+    stmt = _insert_statement(db.session.get_bind().dialect.name)
+    return [(new_id, key) for new_id, key in db.session.execute(stmt, rows).all()]
 
 
 def plan_rows(rows: list[dict], due_at: datetime | None = None) -> int:
