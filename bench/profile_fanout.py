@@ -37,7 +37,7 @@ STEPS = [
     ("  templates", "notifications/rendering.py", "_texts"),
     ("MIME build", "notifications/mail.py", "build"),
     ("SMTP", "notifications/mail.py", "deliver"),
-    ("sent marks", "notifications/dispatcher.py", "_mark_sent"),
+    ("sent marks", "notifications/dispatcher.py", "write"),
     ("claims", "notifications/dispatcher.py", "_claim"),
     ("connections", "notifications/mail.py", "open_connection"),
 ]
@@ -94,7 +94,7 @@ def timed(app, count: int, queued: int, sink) -> int:
 
     patches = [(dispatcher, "render", "render (all)"), (rendering, "_texts", "  templates"),
                (rendering.ical, "invite", "  .ics"), (dispatcher, "build", "MIME build"),
-               (dispatcher, "deliver", "SMTP"), (dispatcher, "_mark_sent", "sent marks"),
+               (dispatcher, "deliver", "SMTP"), (dispatcher._SentMarks, "write", "sent marks"),
                (dispatcher, "_claim", "claims")]
     originals = [(module, name, getattr(module, name)) for module, name, _label in patches]
     for module, name, label in patches:

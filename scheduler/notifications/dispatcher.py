@@ -81,6 +81,7 @@ from typing import Callable
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 
@@ -373,48 +374,98 @@ def _heartbeat(remaining: list[Outgoing], now: datetime, worker_id: str) -> set[
     return mine
 
 
-def _mark_sent(accepted: list[Outgoing], now: datetime, worker_id: str) -> None:
-    """Record that the server accepted these messages, in one transaction; tried twice, since failing here means sending them again."""
-    if not accepted:
-        return
-    try:
-        _write_sent(accepted, now, worker_id)
-    except DBAPIError as exc:
-        # A dropped database connection (a restart, a terminated backend): the pool hands out a fresh one.
-        log.warning("messages %s: marking them sent failed (%s); trying once more",
-                    [outgoing.id for outgoing in accepted], exc.__class__.__name__)
-        db.session.rollback()
-        _write_sent(accepted, now, worker_id)
-    accepted.clear()
+class _SentMarks:
+    """Writes the "sent" marks of one batch on a database connection of their own, held while the batch is sent.
 
+    A mark is the dispatcher's most frequent write (one per message by default). Through the session each mark
+    took a connection from the pool (with its liveness ping), began, and gave it back: five round trips. Here
+    the connection is taken once per batch and a mark is BEGIN, UPDATE, COMMIT (PostgreSQL; SQLite writes them
+    through the session, see `_open`).
+    """
 
-def _write_sent(accepted: list[Outgoing], now: datetime, worker_id: str) -> None:
-    rendered_stmt, given_stmt, invitations_stmt = _sent_statements()
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        # The marks do not wait for the WAL to reach the disk (a third of a mark's time). An application crash
-        # still loses nothing committed: the window stays the group. Only a crash of the database server itself
-        # could forget the marks of its last moments (wal_writer_delay, 0.2 s by default, up to three times),
-        # and those messages would go out again, with the same Message-ID.
-        connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-    mine = {"b_worker": worker_id, "b_now": now}
-    rendered = [outgoing for outgoing in accepted if outgoing.payload]
-    given = [outgoing for outgoing in accepted if not outgoing.payload]
-    updated = 0
-    if rendered:
-        # Rendered at delivery: the mail log and a data export show the e-mail as it went out.
-        updated += connection.execute(rendered_stmt, [
-            {**mine, "b_id": o.id, "b_subject": o.subject, "b_text": o.body_text, "b_html": o.body_html,
-             "b_ics": o.ics} for o in rendered]).rowcount
-    if given:
-        updated += connection.execute(given_stmt, [{**mine, "b_id": o.id} for o in given]).rowcount
-    if 0 <= updated < len(accepted):
-        log.warning("of messages %s, sent, %d had been taken over", [o.id for o in accepted], len(accepted) - updated)
-    invitations = [o.invitation_id for o in accepted if o.invitation_id is not None and o.kind == "invitation"]
-    if invitations:
-        # An invitation counts as sent when the mail server accepted it (see invitations/sending.py).
-        connection.execute(invitations_stmt, {"b_ids": invitations, "b_now": now})
-    db.session.commit()
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+
+    def write(self, accepted: list[Outgoing], now: datetime, worker_id: str) -> None:
+        """Record that the server accepted these messages, in one transaction; tried twice, since failing here
+        means sending them again."""
+        if not accepted:
+            return
+        try:
+            self._write(accepted, now, worker_id)
+        except DBAPIError as exc:
+            # A dropped database connection (a restart, a terminated backend): the next try takes a fresh one.
+            log.warning("messages %s: marking them sent failed (%s); trying once more",
+                        [outgoing.id for outgoing in accepted], exc.__class__.__name__)
+            self.close(broken=True)
+            self._write(accepted, now, worker_id)
+        accepted.clear()
+
+    def _open(self) -> Connection:
+        if db.engine.dialect.name == "sqlite":
+            # One writer at a time: the session (which may have begun a transaction while rendering) writes the
+            # marks itself; a second connection would wait for its lock. No pool ping to save there.
+            return db.session.connection()
+        if self.connection is None:
+            connection = db.engine.connect()
+            if connection.dialect.name == "postgresql":
+                # The marks do not wait for the WAL to reach the disk (a third of a mark's time). An application
+                # crash still loses nothing committed: the window stays the group. Only a crash of the database
+                # server itself could forget the marks of its last moments (wal_writer_delay, 0.2 s by default,
+                # up to three times), and those messages would go out again, with the same Message-ID. Set for
+                # this connection while the batch holds it; `close` resets it before the pool gets it back.
+                connection.exec_driver_sql("SET synchronous_commit = off")
+                connection.commit()
+            self.connection = connection
+        return self.connection
+
+    def _write(self, accepted: list[Outgoing], now: datetime, worker_id: str) -> None:
+        rendered_stmt, given_stmt, invitations_stmt = _sent_statements()
+        connection = self._open()
+        try:
+            mine = {"b_worker": worker_id, "b_now": now}
+            rendered = [outgoing for outgoing in accepted if outgoing.payload]
+            given = [outgoing for outgoing in accepted if not outgoing.payload]
+            updated = 0
+            if rendered:
+                # Rendered at delivery: the mail log and a data export show the e-mail as it went out.
+                updated += connection.execute(rendered_stmt, [
+                    {**mine, "b_id": o.id, "b_subject": o.subject, "b_text": o.body_text, "b_html": o.body_html,
+                     "b_ics": o.ics} for o in rendered]).rowcount
+            if given:
+                updated += connection.execute(given_stmt, [{**mine, "b_id": o.id} for o in given]).rowcount
+            if 0 <= updated < len(accepted):
+                log.warning("of messages %s, sent, %d had been taken over", [o.id for o in accepted],
+                            len(accepted) - updated)
+            invitations = [o.invitation_id for o in accepted if o.invitation_id is not None and o.kind == "invitation"]
+            if invitations:
+                # An invitation counts as sent when the mail server accepted it (see invitations/sending.py).
+                connection.execute(invitations_stmt, {"b_ids": invitations, "b_now": now})
+            if connection is self.connection:
+                connection.commit()
+            else:
+                db.session.commit()
+        except BaseException:
+            if connection is self.connection:
+                connection.rollback()
+            else:
+                db.session.rollback()
+            raise
+
+    def close(self, broken: bool = False) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        try:
+            if broken:
+                connection.invalidate()  # not back into the pool, whatever state it is in
+            elif connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("RESET synchronous_commit")
+                connection.commit()
+        except DBAPIError:
+            connection.invalidate()
+        finally:
+            connection.close()
 
 
 @lru_cache(maxsize=1)
@@ -522,12 +573,13 @@ def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) ->
     accepted: list[Outgoing] = []  # accepted by the server, not yet marked sent
     accepted_since = 0.0
     connection = None
+    marks = _SentMarks()
     try:
         for index, outgoing in enumerate(batch):
             if time.monotonic() - renewed >= lease / 3:
                 # The heartbeat: renewed before a third of the lease has passed, so no one else can have taken
                 # over a message whose lease we renewed; it also tells which ones are still ours.
-                _mark_sent(accepted, now, worker_id)
+                marks.write(accepted, now, worker_id)
                 mine = _heartbeat(batch[index:], now, worker_id)
                 renewed = time.monotonic()
                 batch[index:] = [o for o in batch[index:] if o.id in mine]  # taken over while we were slow: theirs
@@ -571,17 +623,18 @@ def _send(batch: list[Outgoing], now: datetime, worker_id: str, counts: dict) ->
                 accepted.append(outgoing)
                 counts["sent"] += 1
                 if len(accepted) >= group_size or time.monotonic() - accepted_since >= group_seconds:
-                    _mark_sent(accepted, now, worker_id)
-        _mark_sent(accepted, now, worker_id)
+                    marks.write(accepted, now, worker_id)
+        marks.write(accepted, now, worker_id)
         return True
     finally:
         if accepted:
             # Leaving early (an outage, an error): what the server accepted is still recorded if the database lets us.
             try:
-                _mark_sent(accepted, now, worker_id)
+                marks.write(accepted, now, worker_id)
             except Exception:
                 log.exception("messages %s were sent but could not be marked sent; they go out again after "
                               "the lease, with the same Message-ID", [o.id for o in accepted])
+        marks.close()
         if connection is not None:
             close_connection(connection)
 
