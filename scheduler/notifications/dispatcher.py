@@ -91,6 +91,7 @@ from ..extensions import db
 from ..invitations.models import Invitation
 from ..registration.models import Registration
 from ..errors import InvalidState
+from . import render_cache
 from .mail import Outgoing, build, close_connection, deliver, open_connection
 from .models import RETRYABLE_STATUSES, Message, MessageStatus
 from .rendering import outgoing_of, render
@@ -283,7 +284,9 @@ def _drain(now: datetime | None, worker_id: str, shared: _Pass,
             if on_full_batch is not None and found == batch_size:
                 on_full_batch()
                 on_full_batch = None
-            if batch and not _send(batch, moment, worker_id, counts):
+            with render_cache.per_batch():  # the batch's messages share what they have in common
+                delivered = not batch or _send(batch, moment, worker_id, counts)
+            if not delivered:
                 shared.stop()  # the mail server is away: the next tick tries again, after the back-off
                 break
     finally:
