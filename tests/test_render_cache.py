@@ -11,6 +11,7 @@ from scheduler.notifications.rendering import outgoing_of, render
 from scheduler.notifications.services import send_invitations
 
 from . import factories as make
+from .helpers import project_with_strip
 
 NAMES = ["Gmina & Miasto <Łańcut>", 'Stowarzyszenie "Razem" \'Ósemka\'', "MOPS Rzeszów",
          "Ośrodek Pomocy Społecznej w Żołyni", "Fundacja <b>pogrubiona</b> &amp; dalej"]
@@ -59,6 +60,23 @@ def test_invitations_rendered_once_per_batch_are_the_invitations_rendered_one_by
     assert "Gmina &amp; Miasto &lt;Łańcut&gt;" in shared[0].body_html
     assert "Gmina & Miasto <Łańcut>" in shared[0].body_text
     assert len({one.body_text for one in shared}) == len(NAMES)  # each has its own name and link
+
+
+def test_invitations_of_a_project_with_a_logo_strip_are_shared_too(app):
+    organiser = make.user()
+    project = project_with_strip(organiser)
+    event = make.event(organiser)
+    event.project_id = project.id
+    db.session.commit()
+    _invited(event, organiser)
+    send_invitations(organiser, event)
+    db.session.commit()
+
+    alone, shared, calls = _both_ways("invitation")
+
+    assert calls == ["invitation"]
+    assert [(o.body_html, o.inline_images) for o in alone] == [(o.body_html, o.inline_images) for o in shared]
+    assert "cid:" in shared[0].body_html and shared[0].inline_images
 
 
 def test_deadline_reminders_rendered_once_per_batch_are_the_reminders_rendered_one_by_one(app):

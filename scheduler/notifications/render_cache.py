@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import is_dataclass
 from datetime import date, datetime
 from typing import Callable, Iterator
 
@@ -63,6 +64,8 @@ def _plain(value):
         return frozenset(_plain(item) for item in value)
     if isinstance(value, dict):
         return tuple(sorted((str(key), _plain(item)) for key, item in value.items()))
+    if is_dataclass(value) and type(value).__dataclass_params__.frozen:
+        return value  # compared by value (e.g. the logo strip's inline image, the same for a whole project)
     raise _NotPlain(type(value).__name__)
 
 
