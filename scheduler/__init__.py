@@ -91,6 +91,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .audit.views import bp as audit_bp
     from .presence.views import bp as presence_bp
     from .surveys.views import bp as surveys_bp
+    from .reports.views import bp as reports_bp
     from .admin.team import bp as team_bp
     from .admin.views import bp as admin_bp
     from .api.views import bp as api_bp
@@ -108,7 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     for blueprint in (web_bp, auth_bp, admin_bp, projects_bp, settings_bp, team_bp, audit_bp,
                       presence_bp, surveys_bp, auth_cli, demo_cli, events_bp, invitations_bp, registration_bp,
-                      declarations_bp, calendar_bp, notifications_bp, privacy_cli):
+                      declarations_bp, calendar_bp, notifications_bp, privacy_cli, reports_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     # Every API request records when its token was last used, a write even on GET: it takes the write lock.

@@ -83,6 +83,10 @@ def placeholder_logo_strip() -> bytes:
     return out.getvalue()
 
 
+DEMO_VOIVODESHIPS = {"ROPS Rzeszów": "podkarpackie", "ROPS Lublin": "lubelskie", "ROPS Białystok": "podlaskie",
+                     "ROPS Kielce": "swietokrzyskie", "MCPS Warszawa": "mazowieckie"}
+
+
 def _at(day: str, hour: str) -> datetime:
     return localize(datetime.fromisoformat(f"{day}T{hour}"), "Europe/Warsaw")
 
@@ -95,7 +99,8 @@ def _event(org: Organisation, **values) -> Event:
 
 
 def _invite(event: Event, institution: str, category: str, email: str) -> Invitation:
-    invitation = Invitation(event=event, institution=institution, category=category, email=email, token=new_token())
+    invitation = Invitation(event=event, institution=institution, category=category, email=email, token=new_token(),
+                            voivodeship=event.organisation.voivodeship)
     db.session.add(invitation)
     return invitation
 
@@ -119,6 +124,7 @@ def load_demo_data() -> dict:
     for name, short, address, email in ORGANISATIONS:
         org = get_or_create_organisation(name, short_name=short, address=address)
         orgs[short] = org
+        org.voivodeship = DEMO_VOIVODESHIPS[short]
         (org.accessibility_contact_name, org.accessibility_contact_email,
          org.accessibility_contact_phone) = ACCESSIBILITY_COORDINATORS[short]
         db.session.add(User(email=email, name=f"Organizator {short}", organisation=org,
@@ -131,7 +137,8 @@ def load_demo_data() -> dict:
         partners=[orgs[short] for short in ("ROPS Lublin", "ROPS Białystok", "ROPS Kielce", "MCPS Warszawa")],
         funding_sentence=current_app.config["FUNDING_FOOTER"],
         reporting_target=("Model Kooperacji przetestowany w gminach i powiatach pięciu województw; Partnerskie Zespoły "
-                          "Kooperacji i szkolenia Makroregionalnej Szkoły Kooperacji dla ich członków."))
+                          "Kooperacji i szkolenia Makroregionalnej Szkoły Kooperacji dla ich członków."),
+        target_institutions=200, target_participants=400)
     project.logo_strip = clean_logo_strip(placeholder_logo_strip())
     project.logo_strip_version = hashlib.sha256(project.logo_strip).hexdigest()[:16]
     db.session.add(project)

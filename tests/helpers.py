@@ -129,3 +129,38 @@ def logged_in_organiser(client, org=None, **flags):
     db.session.commit()
     make.login(client, user, lang="pl")
     return user
+
+
+# The logo strip of a project (issue 12): a stand-in drawn here, stored as the projects feature stores it.
+FUNDING = "Projekt „Liderzy kooperacji” współfinansowany ze środków Unii Europejskiej w ramach EFS."
+
+
+def strip_png(colour: str = "navy") -> bytes:
+    """A wide PNG like the strip a managing authority hands out (four logos on white)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (1200, 150), "white")
+    draw = ImageDraw.Draw(image)
+    for n in range(4):
+        draw.rectangle((20 + n * 300, 20, 260 + n * 300, 130), fill=colour)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def project_with_strip(organiser, data: bytes | None = None):
+    """The organiser's organisation leads a project with a logo strip (stored as the projects feature stores it)."""
+    import hashlib
+
+    from scheduler.extensions import db
+    from scheduler.projects.models import Project
+
+    data = data or strip_png()
+    project = Project(name=f"Liderzy kooperacji {hashlib.sha256(data).hexdigest()[:6]}", funding_sentence=FUNDING,
+                      lead_organisation_id=organiser.organisation_id, logo_strip=data,
+                      logo_strip_version=hashlib.sha256(data).hexdigest()[:16])
+    db.session.add(project)
+    db.session.commit()
+    return project

@@ -168,7 +168,7 @@ def test_the_csv_template_is_a_polish_excel_csv_that_imports_as_it_is(client, me
     data = response.data
     assert data.startswith(codecs.BOM_UTF8) and b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
     header, example = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
-    assert len(header) == len(example) == 4
+    assert len(header) == len(example) == 5
 
     preview = _preview(client, meeting, data=data, name="wzor.csv")
 
@@ -184,7 +184,7 @@ def test_the_xlsx_template_offers_the_category_labels_and_imports_as_it_is(clien
     workbook = load_workbook(io.BytesIO(response.data))
     sheet = workbook.worksheets[0]
     header, example = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
-    assert len(header) == len(example) == 4
+    assert len(header) == len(example) == 5
     rule = next(rule for rule in sheet.data_validations.dataValidation if "B2" in str(rule.sqref))
     listed_sheet, _sep, cells = rule.formula1.partition("!")
     labels = [row[0] for row in workbook[listed_sheet.strip("'")].iter_rows(values_only=True)]

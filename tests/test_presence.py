@@ -201,3 +201,28 @@ def test_the_meeting_overview_shows_presence_per_day_once_anyone_is_marked(clien
                 data={"participant_id": _participant(lancut), "day": first, "state": "present"})
     page = client.get(f"/organiser/events/{event.id}").get_data(as_text=True)
     assert "Obecność według dni" in page and 'class="present-count">1<' in page
+
+
+def test_the_confirmation_e_mail_and_the_manage_page_carry_the_same_code_per_participant(client, mail_app, smtp_server):  # noqa: F811
+    import io
+
+    import segno
+    import zxingcpp
+    from PIL import Image
+
+    from scheduler.notifications.dispatcher import dispatch_due
+    from scheduler.presence.codes import check_in_url
+
+    organiser = make.user()
+    _event, lancut, _gmina, _waiting = _meeting(organiser, days=1)
+    dispatch_due()
+    [confirmation] = [r.message for r in smtp_server.received if r.recipients == [lancut.email]]
+    decoded = sorted(zxingcpp.read_barcodes(Image.open(io.BytesIO(part.get_content())))[0].text
+                     for part in confirmation.walk() if part.get_filename("").startswith("kod-"))
+    people = sorted(lancut.participants, key=lambda p: p.ordinal)
+    assert decoded == sorted(check_in_url(p.id) for p in people)
+    page = client.get(f"/m/{lancut.manage_token}?lang=pl").get_data(as_text=True)
+    for person in people:
+        # The page's SVG is segno's drawing of that same link.
+        drawing = segno.make(check_in_url(person.id), error="m").svg_inline(scale=3)
+        assert drawing.split("<path", 1)[1] in page

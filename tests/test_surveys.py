@@ -102,7 +102,7 @@ def test_answers_are_stored_once_per_link_and_without_anything_that_points_to_a_
                         ensure_ascii=False, default=str)
     for personal in ("Żółkiewska", "Łańcucie", "lancut", "Zielińska", "czarna"):
         assert personal not in stored
-    assert set(SurveyResponse.__table__.columns.keys()) == {"id", "survey_id", "answers", "day"}
+    assert set(SurveyResponse.__table__.columns.keys()) == {"id", "survey_id", "round", "answers", "day"}
 
     page = client.get(f"/organiser/events/{event.id}/survey").get_data(as_text=True)
     assert "Średnia: 4.0" in page or "Średnia: 4,0" in page
@@ -111,7 +111,7 @@ def test_answers_are_stored_once_per_link_and_without_anything_that_points_to_a_
     csv_text = client.get(f"/organiser/events/{event.id}/survey.csv").data.decode("utf-8-sig")
     assert "Więcej przykładów z gmin wiejskich." in csv_text and "Żółkiewska" not in csv_text
     sheet = load_workbook(io.BytesIO(client.get(f"/organiser/events/{event.id}/survey.xlsx").data)).worksheets[0]
-    assert sheet.max_row == 3 and sheet.max_column == 6
+    assert sheet.max_row == 3 and sheet.max_column == 7  # round, day, five questions
     cells = json.dumps([[c.value for c in row] for row in sheet.iter_rows()], ensure_ascii=False)
     assert "Żółkiewska" not in cells and "Więcej przykładów" in cells
 

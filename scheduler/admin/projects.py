@@ -33,6 +33,11 @@ class ProjectForm(FlaskForm):
                                       option_widget=widgets.CheckboxInput())
     reporting_target = TextAreaField(_l("Reporting target"), validators=[Length(max=2000)], description=_l(
         "Optional; what the project reports, e.g. “200 institutions from 4 voivodeships trained by 2027”."))
+    target_institutions = StringField(_l("Target: institutions reached"), description=_l(
+        "Optional; how many different institutions the project must reach (with at least one person present). "
+        "The project report shows progress against it."))
+    target_participants = StringField(_l("Target: participants present"),
+                                      description=_l("Optional; how many participants must be present in all."))
     logo_strip = FileField(_l("Logo strip"), description=_l(
         "The strip of logos the managing authority gave the project (European Funds, Republic of Poland, European "
         "Union): a PNG or JPEG image up to 2 MB. Shown in the footer of pages, e-mails and documents."))

@@ -9,14 +9,16 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, Length
 
 from ..auth.models import Organisation, User
 from ..auth.services import create_organisation, set_organisation_active, update_organisation
 from ..errors import ValidationFailed
 from ..events.models import Event
 from ..extensions import db
+from ..regions import choices as voivodeship_choices
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -38,6 +40,14 @@ class OrganisationForm(FlaskForm):
                              description=_l("Optional; how people call it, e.g. “ROPS Rzeszów”."))
     address = StringField(_l("Address"), validators=[Length(max=300)],
                           description=_l("Optional; e.g. “ul. Hetmańska 9, 35-045 Rzeszów”."))
+    # Not sent at all (an older form, a script) leaves the region as it was, rather than being a wrong choice.
+    voivodeship = SelectField(_l("Voivodeship"), choices=[SelectChoice("", _l("– choose –")),
+                                                           *(SelectChoice(*c) for c in voivodeship_choices())],
+                              validate_choice=False, validators=[AnyOf(
+                                  [None, "", *(value for value, _name in voivodeship_choices())],
+                                  message=_l("Choose a voivodeship from the list."))],
+                              description=_l("The region the centre works in: its invitations default to it and "
+                                             "the project report counts by it."))
 
 
 def _organisation(organisation_id: int) -> Organisation:
@@ -75,6 +85,8 @@ def create():
         try:
             organisation = create_organisation(form.name.data, short_name=form.short_name.data,
                                                address=form.address.data)
+            organisation.voivodeship = form.voivodeship.data or None
+            db.session.commit()
         except ValidationFailed as exc:
             _with_problems(form, exc)
         else:
@@ -90,6 +102,7 @@ def edit(organisation_id: int):
     form = OrganisationForm(obj=organisation)
     if form.validate_on_submit():
         try:
+            organisation.voivodeship = form.voivodeship.data or None
             update_organisation(organisation, form.name.data, short_name=form.short_name.data,
                                 address=form.address.data)
         except ValidationFailed as exc:

@@ -22,6 +22,7 @@ from config import Config
 
 from ..events.models import EventKind, EventStatus, InstitutionCategory
 from ..registration.models import Channel, RegistrationStatus
+from ..regions import Voivodeship
 from ..timeutil import FIRST_YEAR, LAST_YEAR, LocalTimeError, supported_moment
 
 # --- building blocks ---------------------------------------------------------
@@ -80,6 +81,7 @@ InMoment = Annotated[
 Kind = Literal[tuple(k.value for k in EventKind)]
 Category = Literal[tuple(c.value for c in InstitutionCategory)]
 Language = Literal[tuple(Config.LANGUAGES)]
+VoivodeshipValue = Literal[tuple(v.value for v in Voivodeship)]
 def _whole_number(value):
     # JSON Schema counts 3.0 as an integer; so do we (3.5 is still refused).
     if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:
@@ -286,6 +288,8 @@ class InvitationIn(InputModel):
     category: Category
     email: Text(254, min_length=1, email=True)
     language: Language = Field(None, description="Language of the invitation e-mails; pl when absent.")
+    voivodeship: VoivodeshipValue = Field(None, description="The institution's voivodeship; the organisation's "
+                                                             "when absent.")
 
 
 class InvitationsIn(RootModel[Annotated[list[InvitationIn], Field(min_length=1)]]):
@@ -313,6 +317,7 @@ class SkippedInvitation(OutputModel):
     category: str
     email: str
     language: str
+    voivodeship: str | None = None
     reason: Literal["duplicate"] = Field(description="duplicate: this institution and e-mail were already invited.")
 
 

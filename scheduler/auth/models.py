@@ -23,6 +23,8 @@ class Organisation(db.Model):
     slug: Mapped[str] = mapped_column(String(60), unique=True)
     short_name: Mapped[str] = mapped_column(String(60), default="")
     address: Mapped[str] = mapped_column(String(300), default="")
+    # The centre's own region (regions.Voivodeship); what its invitations default to (project report).
+    voivodeship: Mapped[str | None] = mapped_column(String(20))
     # The address calendars name as ORGANIZER when a meeting has no contact e-mail (never a login).
     sender_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     # The accessibility coordinator the accessibility statement names (by law); empty: the statement falls back

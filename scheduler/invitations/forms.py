@@ -8,6 +8,7 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from ..events.models import CATEGORY_LABELS
+from ..regions import choices as voivodeship_choices
 
 LANGUAGE_CHOICES = [SelectChoice("pl", _l("Polish")), SelectChoice("en", _l("English"))]
 
@@ -19,13 +20,18 @@ class InvitationForm(FlaskForm):
                            + [SelectChoice(c.value, label) for c, label in CATEGORY_LABELS.items()])
     email = StringField(_l("E-mail"))
     language = SelectField(_l("Language of e-mails"), choices=LANGUAGE_CHOICES, default="pl")
+    voivodeship = SelectField(_l("Voivodeship"),
+                              description=_l("Optional; the organiser's voivodeship when not chosen."),
+                              validate_choice=False,  # the domain judges the value (clean_row)
+                              choices=[SelectChoice("", _l("– choose –"))]
+                              + [SelectChoice(value, name) for value, name in voivodeship_choices()])
 
     def add_domain_errors(self, fields: dict) -> list[str]:
         """Put the domain's messages ('0.email' for the one row) next to the fields; return the rest."""
         rest = []
         for name, message in fields.items():
             short = name.split(".", 1)[1] if name.startswith("0.") else name
-            if short in ("institution", "category", "email", "language"):
+            if short in ("institution", "category", "email", "language", "voivodeship"):
                 if not self[short].errors:  # the form's own "not a valid choice" already says it
                     self[short].errors = [str(message)]
             else:

@@ -27,14 +27,16 @@ from flask_babel import lazy_gettext as _l
 
 from ..errors import ValidationFailed
 from ..events.models import CATEGORY_LABELS, InstitutionCategory
+from ..regions import VOIVODESHIP_NAMES, Voivodeship, voivodeship_from
 from ..spreadsheets import polish_csv
 from ..validation import clean_email, clean_text, text_problem
 from .models import Invitation
 
-FIELDS = ("institution", "category", "email", "language")
+FIELDS = ("institution", "category", "email", "language", "voivodeship")
 REQUIRED_FIELDS = ("institution", "category", "email")
 FIELD_LABELS = {
     "institution": _l("institution"), "category": _l("category"), "email": _l("e-mail"), "language": _l("language"),
+    "voivodeship": _l("voivodeship"),
 }
 # Column names people put in spreadsheets, Polish and English; compared folded (see fold()).
 HEADER_WORDS = {
@@ -42,9 +44,10 @@ HEADER_WORDS = {
     "category": ("kategoria", "typ", "rodzaj", "category", "type"),
     "email": ("e-mail", "email", "adres e-mail", "mail"),
     "language": ("język", "language", "lang"),
+    "voivodeship": ("województwo", "voivodeship", "region"),
 }
-TEMPLATE_HEADERS = {"pl": ("instytucja", "kategoria", "e-mail", "język"),
-                    "en": ("institution", "category", "e-mail", "language")}
+TEMPLATE_HEADERS = {"pl": ("instytucja", "kategoria", "e-mail", "język", "województwo"),
+                    "en": ("institution", "category", "e-mail", "language", "voivodeship")}
 # What offices call themselves, by the category they belong to in this project. Powiat: the starostwo and
 # its family-support centre (PCPR); gmina: every kind of gmina, its office and its social-welfare centre
 # (OPS in all its local names, or a centre of social services, CUS, where one replaced it); voivodeship:
@@ -80,7 +83,8 @@ EARLIER_LABELS = {
     InstitutionCategory.EDUCATION: ("Education (kuratorium, school)", "Oświata (kuratorium, szkoła)"),
 }
 LANGUAGE_WORDS = {"pl": ("pl", "polski", "polish"), "en": ("en", "angielski", "english")}
-EXAMPLE = ("Gminny Ośrodek Pomocy Społecznej w Żołyni", InstitutionCategory.GMINA, "gops.zolynia@example.org", "pl")
+EXAMPLE = ("Gminny Ośrodek Pomocy Społecznej w Żołyni", InstitutionCategory.GMINA, "gops.zolynia@example.org", "pl",
+           Voivodeship.PODKARPACKIE)
 # A sheet may carry formatting far below its data; past this many rows it is refused rather than read for long.
 MAX_SHEET_ROWS = 20_000
 MAX_COLUMNS = 30
@@ -144,24 +148,31 @@ def clean_row(row: dict, prefix: str, errors: dict) -> dict:
     language = language_from(raw_language)
     if language is None:
         errors[f"{prefix}language"] = _l("Language must be pl or en.")
+    raw_voivodeship = str(row.get("voivodeship") or "").strip()
+    voivodeship = voivodeship_from(raw_voivodeship) if raw_voivodeship else None
+    if raw_voivodeship and voivodeship is None:
+        errors[f"{prefix}voivodeship"] = _l("Unknown voivodeship: %(name)s.", name=raw_voivodeship[:40])
     return {
         "institution": clean_text(row.get("institution"), column=c.institution, required=True,
                                   field=f"{prefix}institution", errors=errors),
         "category": category or raw_category,
         "email": clean_email(row.get("email"), field=f"{prefix}email", errors=errors),
         "language": language or raw_language,
+        # None: the inviting organisation's region, filled in when the invitation is saved.
+        "voivodeship": voivodeship or raw_voivodeship or None,
     }
 
 
 def accepted_values() -> dict:
     """What the page lists beside the import form: the columns and the words for each category."""
     return {
-        "columns": [{"label": FIELD_LABELS[name], "names": HEADER_WORDS[name], "required": name in REQUIRED_FIELDS}
-                    for name in FIELDS],
+        "columns": [{"name": name, "label": FIELD_LABELS[name], "names": HEADER_WORDS[name],
+                     "required": name in REQUIRED_FIELDS} for name in FIELDS],
         "categories": [{"label": label, "words": [category.value] + [word for word in CATEGORY_WORDS[category]
                                                                     if fold(word) != category.value]}
                        for category, label in CATEGORY_LABELS.items()],
         "limit": current_app.config["MAX_INVITATIONS_PER_IMPORT"],
+        "voivodeships": list(VOIVODESHIP_NAMES.values()),
     }
 
 
@@ -198,9 +209,9 @@ def read_list(text: str, separator: str | None = None) -> ReadList:
 
     A first line naming columns (Polish or English, see HEADER_WORDS) decides
     their order and unknown columns are ignored; without one the order is
-    institution, category, e-mail, language. Comma, semicolon (Polish Excel)
-    or tab separators are recognised from the first line unless `separator`
-    says (the confirm step reads the list the way its preview did). Raises
+    institution, category, e-mail, language, voivodeship. Comma, semicolon
+    (Polish Excel) or tab separators are recognised from the first line unless
+    `separator` says (the confirm step reads the list the way its preview did). Raises
     ValidationFailed for what makes the whole list unreadable; a row's own
     shape problems are kept on the row.
     """
@@ -445,8 +456,8 @@ def read_upload(data: bytes) -> DecodedList:
 def _template_rows() -> tuple[tuple[str, ...], tuple[str, ...]]:
     language = str(get_locale() or "pl")
     headers = TEMPLATE_HEADERS.get(language, TEMPLATE_HEADERS["pl"])
-    institution, category, email, invitee_language = EXAMPLE
-    return headers, (institution, str(CATEGORY_LABELS[category]), email, invitee_language)
+    institution, category, email, invitee_language, voivodeship = EXAMPLE
+    return headers, (institution, str(CATEGORY_LABELS[category]), email, invitee_language, voivodeship.label)
 
 
 def template_csv() -> bytes:
@@ -470,7 +481,7 @@ def template_xlsx() -> bytes:
     sheet.append(example)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for column, width in zip("ABCD", (50, 34, 34, 10)):
+    for column, width in zip("ABCDE", (50, 34, 34, 10, 22)):
         sheet.column_dimensions[column].width = width
     sheet.freeze_panes = "A2"
     # The labels live on a hidden sheet: a list typed into the rule itself may not contain commas.
@@ -483,7 +494,14 @@ def template_xlsx() -> bytes:
                                 allow_blank=True, showErrorMessage=False)
     languages = DataValidation(type="list", formula1='"{}"'.format(",".join(current_app.config["LANGUAGES"])),
                                allow_blank=True)
-    for rule, column in ((categories, "B"), (languages, "D")):
+    regions = workbook.create_sheet(str(_l("Voivodeships"))[:31])
+    for name in VOIVODESHIP_NAMES.values():
+        regions.append([name])
+    regions.sheet_state = "hidden"
+    # Other spellings ("Slaskie", "woj. śląskie") are read too, so no error on them either.
+    voivodeships = DataValidation(type="list", formula1=f"'{regions.title}'!$A$1:$A${len(VOIVODESHIP_NAMES)}",
+                                  allow_blank=True, showErrorMessage=False)
+    for rule, column in ((categories, "B"), (languages, "D"), (voivodeships, "E")):
         sheet.add_data_validation(rule)
         rule.add(f"{column}2:{column}{limit + 1}")
     out = io.BytesIO()

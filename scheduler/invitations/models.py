@@ -21,6 +21,8 @@ class Invitation(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     institution: Mapped[str] = mapped_column(String(300))
     category: Mapped[str] = mapped_column(String(40))
+    # The invited institution's region (regions.Voivodeship); the inviting organisation's when not given.
+    voivodeship: Mapped[str | None] = mapped_column(String(20))
     email: Mapped[str] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(5), default="pl")
     # The token is kept so the organiser can copy the link; lookups go by its digest (see tokens.py).

@@ -69,7 +69,8 @@ def add_invitations(user: User, event: Event, rows: list[dict]) -> tuple[list[In
             skipped.append(row)
             continue
         existing.add(key)
-        invitation = Invitation(event_id=event.id, token=new_token(), **row)
+        invitation = Invitation(event_id=event.id, token=new_token(),
+                                **(row | {"voivodeship": row.get("voivodeship") or event.organisation.voivodeship}))
         db.session.add(invitation)
         created.append(invitation)
     db.session.commit()

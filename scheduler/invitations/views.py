@@ -15,6 +15,7 @@ from ..extensions import db
 from ..spreadsheets import table_download
 from ..web.confirm import confirmed, page_values
 from ..web.filters import row_url
+from ..regions import voivodeship_label
 from .forms import ConfirmImportForm, ImportForm, InvitationForm
 from .importing import (FIELD_LABELS, accepted_values, pack, read_list, read_upload, template_csv, template_xlsx,
                         unpack)
@@ -67,7 +68,7 @@ def add(event_id: int):
     event = get_managed_event(current_user, event_id)
     form = InvitationForm()
     form.validate()  # only parses; the domain below judges every value
-    row = {name: form[name].data or "" for name in ("institution", "category", "email", "language")}
+    row = {name: form[name].data or "" for name in ("institution", "category", "email", "language", "voivodeship")}
     try:
         created, skipped = add_invitations(current_user, event, [row])
     except ValidationFailed as exc:
@@ -91,7 +92,9 @@ def _preview(event, listing, checked, decoded, packed: str):
                     for name, message in row.errors.items()]
         rows.append({"line": row.line, "outcome": row.outcome, "repeats": row.repeats, "problems": problems,
                      "cells": row.values,
-                     "category_label": categories.get(row.values.get("category"), row.values.get("category"))})
+                     "category_label": categories.get(row.values.get("category"), row.values.get("category")),
+                     "voivodeship_label": voivodeship_label(row.values.get("voivodeship"))
+                     or row.values.get("voivodeship") or ""})
     counts = {outcome: sum(row.outcome == outcome for row in checked) for outcome in ("add", "skip", "error")}
     form = ConfirmImportForm(formdata=None, listing=packed, separator=listing.separator)
     return render_template("invitations/import_preview.html", event=event, rows=rows, counts=counts,

@@ -2,7 +2,9 @@
 
 Planned with fixed content (not rendered at delivery): the link exists only
 in this message, the database keeps just its digest, so there is nothing to
-render it from later.
+render it from later. A survey e-mail's HTML refers to the project's logo
+strip by its Content-ID; the image itself is added when it is sent
+(rendering.outgoing_of), so the outbox row stays small.
 """
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ from flask_babel import gettext as _
 
 from ..auth.models import AccountLinkPurpose, User
 from ..projects.services import funding_sentence
+from ..surveys.models import SurveyRound
 from ..tokens import digest
 from .outbox import enqueue
+from .rendering import strip_image
 
 
 def plan_account_link(user: User, *, purpose: AccountLinkPurpose, link: str, expires_at, invited_by=None, **_kw):
@@ -32,15 +36,20 @@ def plan_account_link(user: User, *, purpose: AccountLinkPurpose, link: str, exp
             body_text=text, body_html=html, dedupe_key=f"account-link:{digest(link)}")
 
 
-def plan_survey_links(event, *, links, **_kw):
-    """One e-mail per person present, to their institution's contact, with that person's own survey link."""
+def plan_survey_links(event, *, links, survey_round=SurveyRound.POST, **_kw):
+    """One e-mail per person (present, or confirmed for a pre-test), to their institution's contact, with that
+    person's own link of the round."""
     language = current_app.config["BABEL_DEFAULT_LOCALE"]
+    pre = survey_round is SurveyRound.PRE
+    template = "surveys/pre_test_mail" if pre else "email/survey"
     with force_locale(language):
-        subject = _("Evaluation survey: %(title)s", title=event.title)
+        subject = (_("Test before the meeting: %(title)s", title=event.title) if pre
+                   else _("Evaluation survey: %(title)s", title=event.title))
+        strip = strip_image(event.project)  # its cid is in the HTML; the image is added when the message is sent
         for email, name, institution, link, participant_id in links:
             context = {"event": event, "name": name, "institution": institution, "link": link,
-                       "footer": funding_sentence(event)}
+                       "footer": funding_sentence(event), "strip": strip}
             enqueue(event=event, kind="survey", recipient=email, language=language, subject=subject,
-                    body_text=render_template("email/survey.txt", **context),
-                    body_html=render_template("email/survey.html", **context),
-                    dedupe_key=f"survey:{event.id}:{participant_id}")
+                    body_text=render_template(f"{template}.txt", **context),
+                    body_html=render_template(f"{template}.html", **context),
+                    dedupe_key=f"survey{'-pre' if pre else ''}:{event.id}:{participant_id}")

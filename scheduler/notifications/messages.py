@@ -45,6 +45,7 @@ SUBJECTS = {
     "reminder_before_deadline": lambda facts: _("Reminder: declaration deadline approaching"),
     "reminder_before_meeting": lambda facts: _("Reminder: the meeting is coming up"),
     "reminder_deadline_summary": lambda facts: _("Declaration deadline reached: summary"),
+    "certificates": lambda facts: _("Certificates of attendance"),
 }
 
 
@@ -238,6 +239,40 @@ def meeting_cancelled(event: Event) -> list[dict]:
                 link=holder.link, attendee={"name": holder.name, "partstat": holder.partstat},
                 invitation_id=holder.invitation_id, registration_id=holder.registration_id, subjects=subjects)
             for holder in calendar_holders(event, include_revoked=True)]
+
+
+# --- after the meeting: certificates ----------------------------------------------
+
+CERTIFICATES = "certificates"
+
+
+def certificates_mail(event: Event, *, batches, **_) -> list[dict]:
+    """One e-mail per declaration with its participants' certificates; the row holds their ids, the PDFs are
+    made when it is sent. Each certificate is in one such e-mail only, so the lowest id names it."""
+    subjects: dict = {}
+    rows = []
+    for batch in batches:
+        ids = sorted(certificate.id for certificate in batch.certificates)
+        rows.append(row(event=event, kind=CERTIFICATES, template="certificates", subject="certificates",
+                        recipient=batch.email, language=batch.language,
+                        dedupe_key=f"certificates:{batch.registration_id}:{ids[0]}",
+                        registration_id=batch.registration_id, subjects=subjects, certificates=ids))
+    return rows
+
+
+def plan_certificates_mail(event: Event, *, batches, **_) -> int:
+    """The receiver of presence's `certificates_to_be_mailed`: plans `certificates_mail`."""
+    return plan(certificates_mail(event, batches=batches))
+
+
+def certificate_mail_states(event: Event, **_) -> dict[int, MessageStatus]:
+    """{certificate id: status of the e-mail carrying it} for the meeting's certificates e-mailed or on their way."""
+    states: dict[int, MessageStatus] = {}
+    for status, payload in db.session.execute(select(Message.status, Message.payload).where(
+            Message.event_id == event.id, Message.kind == CERTIFICATES).order_by(Message.id)):
+        for certificate_id in ((payload or {}).get("facts") or {}).get("certificates") or ():
+            states[certificate_id] = MessageStatus(status)
+    return states
 
 
 def plan(rows: list[dict]) -> int:

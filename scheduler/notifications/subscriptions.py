@@ -14,6 +14,7 @@ from .. import seats
 from ..auth import signals as account_signals
 from ..events import signals as event_signals
 from ..invitations import signals as invitation_signals
+from ..presence import signals as presence_signals
 from ..registration import signals as registration_signals
 from ..registration.models import RegistrationStatus
 from ..surveys import signals as survey_signals
@@ -56,6 +57,8 @@ SUBSCRIPTIONS = (
     (invitation_signals.invitations_requested, services.plan_invitations),
     (account_signals.account_link_issued, plan_account_link),
     (survey_signals.survey_links_issued, plan_survey_links),
+    (presence_signals.certificates_to_be_mailed, messages.plan_certificates_mail),
+    (presence_signals.certificate_mail_states, messages.certificate_mail_states),
 )
 
 

@@ -7,6 +7,8 @@ the person present; opened by anyone else it shows nothing personal.
 """
 from __future__ import annotations
 
+import io
+
 import segno
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -35,6 +37,13 @@ def participant_of(code: str) -> int | None:
 
 def check_in_url(participant_id: int) -> str:
     return links.absolute("presence.scan", f"/c/{check_in_code(participant_id)}", code=check_in_code(participant_id))
+
+
+def check_in_png(participant_id: int) -> bytes:
+    """The check-in link as a PNG QR code, for e-mails (which show no inline SVG)."""
+    out = io.BytesIO()
+    segno.make(check_in_url(participant_id), error="m").save(out, kind="png", scale=5)
+    return out.getvalue()
 
 
 def check_in_qr(participant_id: int, *, label: str = "") -> Markup:

@@ -21,7 +21,9 @@ from ..human_time import local_date
 from ..invitations.models import Invitation
 from ..projects.services import funding_sentence, logo_strip_data_uri
 from ..spreadsheets import download, table_download
-from .certificates import certificates_of, issue_certificates, place_of_issue
+from ..web.confirm import confirmed, page_values
+from .certificates import (certificates_of, certificates_pdf, certificates_to_mail, issue_certificates,
+                           mail_certificates, mail_states, mailing_stamp, meeting_ended, place_of_issue)
 from .codes import check_in_qr, participant_of
 from .services import MarkConflict, add_walk_in, attendance_sheet, meeting_today, mark_present_by_code, participants_table, check_in_list, mark, meeting_days, presence_summary, remove_walk_in
 
@@ -62,7 +64,9 @@ def check_in(event_id: int):
     institutions = sorted({(r.registration_id, r.institution) for r in rows}, key=lambda item: item[1].casefold())
     return render_template("presence/check_in.html", event=event, day=day, days=meeting_days(event), query=query,
                            rows=shown, all_rows=rows, institutions=institutions, summary=presence_summary(event),
-                           categories={c.value: c.label for c in InstitutionCategory})
+                           categories={c.value: c.label for c in InstitutionCategory},
+                           certificates=certificates_of(event), mail_states=mail_states(event),
+                           ended=meeting_ended(event))
 
 
 @bp.post("/organiser/events/<int:event_id>/check-in/mark")
@@ -163,10 +167,24 @@ def certificates_issue(event_id: int):
     return redirect(url_for("presence.check_in", event_id=event_id) + "#certificates", 303)
 
 
-def _certificates_pdf(event, certificates) -> bytes:
-    return render_pdf("documents/certificate.html", event=event, certificates=certificates,
-                      organiser=event.organisation, funding=funding_sentence(event), strip=logo_strip_data_uri(event.project),
-                      place=place_of_issue(event.organisation))
+@bp.route("/organiser/events/<int:event_id>/certificates/email", methods=["GET", "POST"])
+@login_required
+def certificates_email(event_id: int):
+    """E-mail each institution the certificates of its participants, from a confirmation page naming who gets what."""
+    event = get_managed_event(current_user, event_id)
+    batches = certificates_to_mail(event)
+    ended = meeting_ended(event)
+    stamp = mailing_stamp(batches)
+    possible = ended and bool(batches)
+    if not (possible and confirmed(stamp)):
+        return render_template("presence/confirm_mail_certificates.html", event=event, batches=batches, ended=ended,
+                               count=sum(len(batch.certificates) for batch in batches), possible=possible,
+                               **page_values(stamp))
+    planned, _count = mail_certificates(current_user, event)
+    flash(ngettext("%(num)d e-mail with certificates is queued for sending.",
+                   "%(num)d e-mails with certificates are queued for sending.", planned) if planned
+          else _("Every certificate has been e-mailed already."), "success" if planned else "info")
+    return redirect(url_for("presence.check_in", event_id=event_id) + "#certificates", 303)
 
 
 @bp.get("/organiser/events/<int:event_id>/certificates.<any(pdf, zip):bundle>")
@@ -176,12 +194,12 @@ def certificates_download(event_id: int, bundle: str):
     event = get_managed_event(current_user, event_id)
     certificates = certificates_of(event)
     if bundle == "pdf":
-        return pdf_download(_certificates_pdf(event, certificates), f"zaswiadczenia-{event.id}.pdf")
+        return pdf_download(certificates_pdf(event, certificates), f"zaswiadczenia-{event.id}.pdf")
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for certificate in certificates:
             name = certificate.code.replace("/", "-")
-            archive.writestr(f"{name}.pdf", _certificates_pdf(event, [certificate]))
+            archive.writestr(f"{name}.pdf", certificates_pdf(event, [certificate]))
     return download(out.getvalue(), f"zaswiadczenia-{event.id}.zip")
 
 

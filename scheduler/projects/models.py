@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, LargeBinary, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, String, Table, Text
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,6 +29,9 @@ class Project(db.Model):
     lead_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     # What the project must report, e.g. "200 institutions in 4 regions trained by 2027".
     reporting_target: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The numbers the project report measures progress against; None: no target set.
+    target_institutions: Mapped[int | None] = mapped_column(Integer)
+    target_participants: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
     # The EU logo strip the managing authority hands the project, re-encoded as PNG when uploaded (see services).
     logo_strip: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

@@ -31,6 +31,7 @@ def save_project(user: User, values: dict, project: Project | None = None) -> Pr
                           field="funding_sentence", errors=errors)
     target = clean_text(values.get("reporting_target"), max_length=2000, multiline=True,
                         field="reporting_target", errors=errors)
+    targets = {name: _target(values.get(name), name, errors) for name in ("target_institutions", "target_participants")}
     lead = db.session.get(Organisation, values.get("lead_organisation_id") or 0)
     if lead is None:
         errors["lead_organisation_id"] = _l("Choose the lead organisation.")
@@ -49,9 +50,28 @@ def save_project(user: User, values: dict, project: Project | None = None) -> Pr
     project = project or Project()
     project.name, project.funding_sentence, project.reporting_target = name, sentence, target
     project.lead_organisation, project.partners = lead, partners
+    project.target_institutions, project.target_participants = targets["target_institutions"], \
+        targets["target_participants"]
     db.session.add(project)
     db.session.commit()
     return project
+
+
+MAX_TARGET = 1_000_000
+
+
+def _target(value, field: str, errors: dict) -> int | None:
+    """A report's target: a whole number from 1 up, or None when left empty."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_TARGET:
+        errors[field] = _l("Enter a whole number from 1 to %(max)d, or leave the field empty.", max=MAX_TARGET)
+        return None
+    return number
 
 
 def projects_of(organisation_id: int) -> list[Project]:

@@ -1,1 +1,2 @@
-"""Evaluation surveys after a meeting: personal one-time links to those present, anonymous answers."""
+"""Evaluation surveys: editable questions, an optional pre-test before a training, personal one-time links and
+anonymous answers."""

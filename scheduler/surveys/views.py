@@ -1,4 +1,5 @@
-"""The survey: its page for the person answering (public, by link) and its results for the organiser."""
+"""The survey: its page for the person answering (public, by link), and the organiser's pages: questions, sending,
+results."""
 from __future__ import annotations
 
 import base64
@@ -11,24 +12,41 @@ from flask_login import current_user, login_required
 from ..errors import InvalidState, ValidationFailed
 from ..events.services import get_managed_event
 from ..spreadsheets import table_download
-from .services import SCALE, AlreadyAnswered, answer, open_survey, responses_table, results, send_survey, survey_of
+from ..web.confirm import confirmed, page_values
+from .forms import rearrange, rows_from, rows_of
+from .models import QUESTION_TYPE_LABELS, SurveyRound
+from .services import (MAX_CHOICE_TEXT, MAX_CHOICES, MAX_QUESTION_TEXT, MAX_QUESTIONS, SCALE, AlreadyAnswered,
+                       QuestionsFrozen, answer, is_frozen, open_survey, pre_test_recipients, pre_test_refusal,
+                       questions_of, responses_table, results, round_counts, save_questions, send_pre_test,
+                       send_survey, survey_of)
 
 bp = Blueprint("surveys", __name__)
 
+BEFORE_COLOUR, AFTER_COLOUR = "#8a5a00", "#1d4f91"
+
+
 def _chart(result) -> str | None:
-    """A bar chart of one question's answers as an SVG data URI, drawn on the server (an <img>: no script runs)."""
-    if not result.counts:
+    """A bar chart of one question's answers (after, and before if it was in the pre-test) as an SVG data URI,
+    drawn on the server (an <img>: no script runs)."""
+    if not result.post.counts:
         return None
     import pygal  # imported when a results page is drawn, not at every process start
     from pygal.style import Style
 
-    style = Style(background="white", plot_background="white", colors=("#1d4f91",), font_family="sans-serif",
-                  label_font_size=14, major_label_font_size=14, value_font_size=14, foreground="#1b1b1b",
-                  foreground_strong="#1b1b1b", foreground_subtle="#555555")
-    chart = pygal.HorizontalBar(style=style, show_legend=False, width=640, height=70 + 40 * len(result.counts),
-                                print_values=True, js=[], disable_xml_declaration=True, margin=10)
-    chart.x_labels = [str(label) for label in result.counts]
-    chart.add("", list(result.counts.values()))
+    series = ([(_("Before"), result.pre.counts), (_("After"), result.post.counts)] if result.pre is not None
+              else [("", result.post.counts)])
+    style = Style(background="white", plot_background="white",
+                  colors=(BEFORE_COLOUR, AFTER_COLOUR) if result.pre is not None else (AFTER_COLOUR,),
+                  font_family="sans-serif", label_font_size=14, major_label_font_size=14, value_font_size=14,
+                  legend_font_size=14, foreground="#1b1b1b", foreground_strong="#1b1b1b",
+                  foreground_subtle="#555555")
+    bars = len(result.post.counts) * len(series)
+    chart = pygal.HorizontalBar(style=style, show_legend=result.pre is not None, legend_at_bottom=True,
+                                width=640, height=90 + 30 * bars, print_values=True, js=[],
+                                disable_xml_declaration=True, margin=10)
+    chart.x_labels = [str(label) for label in result.post.counts]
+    for title, counts in series:
+        chart.add(title, list(counts.values()))
     svg = chart.render(is_unicode=True)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
@@ -38,9 +56,56 @@ def _chart(result) -> str | None:
 def overview(event_id: int):
     event = get_managed_event(current_user, event_id)
     survey = survey_of(event)
-    sent, answered, per_question = results(survey) if survey is not None else (0, 0, [])
-    return render_template("surveys/overview.html", event=event, survey=survey, sent=sent, answered=answered,
+    per_question = results(survey) if survey is not None else []
+    return render_template("surveys/overview.html", event=event, survey=survey, counts=round_counts(survey),
+                           rounds=SurveyRound, questions=questions_of(survey), frozen=is_frozen(survey),
+                           pre_refusal=pre_test_refusal(event, survey),
                            results=[(result, _chart(result)) for result in per_question])
+
+
+def _summary(errors: dict) -> dict:
+    """The editor's errors for the summary at the top, each naming its question (next to the field it need not)."""
+    named = {}
+    for key, message in errors.items():
+        parts = key.split(".")
+        named[key] = (_("Question %(n)d: %(message)s", n=int(parts[1]) + 1, message=message)
+                      if len(parts) == 3 and parts[1].isdigit() else message)
+    return named
+
+
+def _editor(event, survey, rows, pre_post, *, errors=None, focus=None, unsaved=False, status=200):
+    errors = errors or {}
+    return render_template("surveys/questions.html", event=event, survey=survey, rows=rows, pre_post=pre_post,
+                           errors=errors, summary=_summary(errors), focus=focus, unsaved=unsaved,
+                           frozen=is_frozen(survey), types=QUESTION_TYPE_LABELS,
+                           limits={"questions": MAX_QUESTIONS, "text": MAX_QUESTION_TEXT, "choices": MAX_CHOICES,
+                                   "choice": MAX_CHOICE_TEXT}), status
+
+
+@bp.route("/organiser/events/<int:event_id>/survey/questions", methods=["GET", "POST"])
+@login_required
+def questions(event_id: int):
+    """Edit the questions (rows re-rendered on add/remove/move, saved on "save"); read-only once links went out."""
+    event = get_managed_event(current_user, event_id)
+    survey = survey_of(event)
+    if request.method == "GET":
+        return _editor(event, survey, rows_of(questions_of(survey)), bool(survey and survey.pre_post))
+    rows, pre_post = rows_from(request.form), "pre_post" in request.form
+    action = request.form.get("action", "save")
+    if action != "save" and is_frozen(survey):
+        return redirect(url_for("surveys.questions", event_id=event_id), 303)
+    if action != "save":
+        rows, focus = rearrange(rows, action)
+        return _editor(event, survey, rows, pre_post, focus=focus, unsaved=True)
+    try:
+        save_questions(current_user, event, rows, pre_post=pre_post)
+    except QuestionsFrozen as exc:
+        flash(str(exc.message), "error")
+        return redirect(url_for("surveys.questions", event_id=event_id), 303)
+    except ValidationFailed as exc:
+        return _editor(event, survey, rows, pre_post, errors=exc.fields, unsaved=True, status=422)
+    flash(_("The questions have been saved."), "success")
+    return redirect(url_for("surveys.overview", event_id=event_id), 303)
 
 
 @bp.post("/organiser/events/<int:event_id>/survey/send")
@@ -57,10 +122,34 @@ def send(event_id: int):
     return redirect(url_for("surveys.overview", event_id=event_id), 303)
 
 
+@bp.route("/organiser/events/<int:event_id>/survey/pre-test", methods=["GET", "POST"])
+@login_required
+def pre_test(event_id: int):
+    """Send the pre-test to confirmed participants, from a confirmation page naming who gets it."""
+    event = get_managed_event(current_user, event_id)
+    survey = survey_of(event)
+    refusal = pre_test_refusal(event, survey)
+    recipients = pre_test_recipients(event) if refusal is None else []
+    stamp = ",".join(str(person.participant_id) for person in recipients) or "none"
+    possible = refusal is None and bool(recipients)
+    if not (possible and confirmed(stamp)):
+        return render_template("surveys/confirm_pre_test.html", event=event, recipients=recipients,
+                               refusal=refusal, possible=possible, **page_values(stamp))
+    try:
+        count = send_pre_test(current_user, event)
+    except InvalidState as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(ngettext("The pre-test was sent to %(num)d participant.",
+                       "The pre-test was sent to %(num)d participants.", count) if count else _("Every confirmed participant has already been sent the pre-test."),
+              "success" if count else "info")
+    return redirect(url_for("surveys.overview", event_id=event_id), 303)
+
+
 @bp.get("/organiser/events/<int:event_id>/survey.<any(csv, xlsx):kind>")
 @login_required
 def export(event_id: int, kind: str):
-    """Every answer set, anonymous, as XLSX or CSV for Excel."""
+    """Every answer set, anonymous, with its round, as XLSX or CSV for Excel."""
     event = get_managed_event(current_user, event_id)
     survey = survey_of(event)
     header, rows = responses_table(survey) if survey is not None else ([], [])
@@ -69,9 +158,9 @@ def export(event_id: int, kind: str):
 
 @bp.route("/s/<token>", methods=["GET", "POST"], endpoint="answer")
 def answer_page(token: str):
-    survey, event, used = open_survey(token)
-    if used:
-        return render_template("surveys/thanks.html", event=event, already=True)
+    opened = open_survey(token)
+    if opened.used:
+        return render_template("surveys/thanks.html", event=opened.event, round=opened.round, already=True)
     errors: dict = {}
     if request.method == "POST":
         try:
@@ -79,8 +168,9 @@ def answer_page(token: str):
         except ValidationFailed as exc:
             errors = exc.fields
         except AlreadyAnswered:
-            return render_template("surveys/thanks.html", event=event, already=True), 409
+            return render_template("surveys/thanks.html", event=opened.event, round=opened.round, already=True), 409
         else:
-            return render_template("surveys/thanks.html", event=event, already=False)
-    return render_template("surveys/answer.html", event=event, survey=survey, scale=SCALE, errors=errors,
+            return render_template("surveys/thanks.html", event=opened.event, round=opened.round, already=False)
+    return render_template("surveys/answer.html", event=opened.event, questions=opened.questions,
+                           round=opened.round, pre=opened.round is SurveyRound.PRE, scale=SCALE, errors=errors,
                            values=request.form), (422 if errors else 200)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Flask, g, url_for
+from flask_babel import format_decimal
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -50,6 +51,9 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["zone_name"] = zone_name
     app.jinja_env.filters["duration_words"] = duration_words
     # {{ planned.offset|offset_words(planned.kind) }}: '3 dni przed terminem'
+    # Averages and changes as the reader's language writes numbers ("4,50", "+0,75" in Polish).
+    app.jinja_env.filters["decimal"] = lambda value, signed=False: format_decimal(
+        value, format="+#,##0.00;-#,##0.00" if signed else "#,##0.00")
     app.jinja_env.filters["offset_words"] = lambda offset, kind: describe_offset(kind, offset)
     app.jinja_env.globals["event_when"] = event_when
     app.jinja_env.globals["csrf_field"] = csrf_field

@@ -331,6 +331,41 @@ def test_administration_and_meeting_day_pages_pass_axe_and_reflow_at_320_px(audi
     audit.visit("/account/password", "change of password")
     audit.visit(f"/m/{registration.manage_token}", "manage page with check-in codes")
     audit.visit(f"{base}/check-in", "check-in")
+    audit.visit(f"{base}/certificates/email", "e-mailing certificates (before the meeting has ended)")
     audit.visit(f"{base}/history", "history of changes")
     audit.visit(f"{base}/survey", "evaluation survey before sending")
+    audit.visit(f"{base}/survey/questions", "survey questions editor")
+    audit.visit(f"{base}/survey/pre-test", "sending the pre-test (confirmation)")
+    audit.assert_clean()
+
+
+def test_project_report_pages_pass_axe_and_reflow_at_320_px(audit, page):
+    from scheduler.presence.certificates import issue_certificates
+    from scheduler.presence.models import Presence
+    from scheduler.projects.models import Project
+
+    admin = make.user(is_admin=True)
+    admin.organisation.voivodeship = "podkarpackie"
+    project = Project(name="Liderzy kooperacji", lead_organisation_id=admin.organisation_id, target_institutions=200,
+                      target_participants=400)
+    db.session.add(project)
+    db.session.commit()
+    event = a_meeting(admin, capacity=10)
+    registration = a_declaration(event, make.invitations(admin, event, count=1)[0])
+    for participant in registration.participants:
+        db.session.add(Presence(event_id=event.id, participant_id=participant.id, day=event.starts_at.date(),
+                                present=True))
+    db.session.commit()
+    issue_certificates(admin, event)
+    email, project_id = admin.email, project.id
+    db.session.commit()  # reading those began a transaction: end it, or the server's login would wait for it
+
+    page.goto(audit.base + "/login")
+    page.fill("#email", email)
+    page.fill("#password", make.PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/organiser/$"))
+    audit.visit(f"/organiser/report?project={project_id}", "project report of the organisation")
+    audit.visit("/organiser/report?start=10.03.2027", "project report with a wrong date")
+    audit.visit(f"/admin/projects/{project_id}/report", "project report for the administrator")
     audit.assert_clean()

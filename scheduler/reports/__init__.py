@@ -1,0 +1,1 @@
+"""The project report: institutions reached, participants present and certificates, against the target."""
