@@ -328,6 +328,9 @@ def test_the_invitation_form_and_the_api_take_a_voivodeship(client, project):
     regions = dict(db.session.execute(select(Invitation.institution, Invitation.voivodeship)
                                       .where(Invitation.event_id == event.id)).all())
     assert regions["Starostwo Powiatowe w Opolu"] == "opolskie" and regions["UM Gdańsk"] == "pomorskie"
+    # ... and the API gives it back with the invitation.
+    listed = client.get(f"/api/v1/events/{event.id}/invitations", headers={"Authorization": f"Bearer {token}"})
+    assert {i["institution"]: i["voivodeship"] for i in listed.get_json()["invitations"]}["UM Gdańsk"] == "pomorskie"
 
 
 def test_the_csv_template_still_matches_the_columns_it_names(app):

@@ -73,7 +73,8 @@ def invitation_json(invitation: Invitation) -> dict:
     tz = invitation.event.timezone
     return {
         "id": invitation.id, "institution": invitation.institution, "category": invitation.category,
-        "email": invitation.email, "language": invitation.language, "url": personal_url(invitation),
+        "email": invitation.email, "language": invitation.language, "voivodeship": invitation.voivodeship,
+        "url": personal_url(invitation),
         "status": invitation.status, "created_at": local(invitation.created_at, tz),
         "sent_at": local(invitation.sent_at, tz), "opened_at": local(invitation.opened_at, tz),
         "answered_at": local(invitation.answered_at, tz),

@@ -304,6 +304,7 @@ class InvitationOut(OutputModel):
     category: str
     email: str
     language: str
+    voivodeship: str | None = Field(None, description="The institution's voivodeship (its key, e.g. \"podkarpackie\").")
     url: str = Field(description="The invitee's personal link: it declares without logging in. Keep it secret.")
     status: Literal["new", "sent", "opened", "declared", "declined", "withdrawn", "rejected", "revoked"]
     created_at: datetime
