@@ -14,8 +14,10 @@ from PIL import Image
 import zxingcpp
 from sqlalchemy import select
 
+from scheduler.events.reminder_settings import schedule
 from scheduler.extensions import db
 from scheduler.notifications.dispatcher import dispatch_due
+from scheduler.notifications.reminder_planner import send_now
 from scheduler.notifications.rendering import strip_image
 from scheduler.notifications.services import send_invitations
 from scheduler.presence.codes import check_in_url
@@ -160,6 +162,25 @@ def test_a_confirmation_carries_each_participants_check_in_code(mail_app, smtp_s
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Żółkiewska" not in body and registration.institution not in body and registration.email not in body
+
+
+def test_the_reminder_before_the_meeting_brings_the_codes_again(mail_app, smtp_server):  # noqa: F811
+    organiser = make.user()
+    event = make.event(organiser)
+    registration = declare(event.id, make.declaration(participants=[
+        {"name": "Zofia Żółkiewska", "position": "", "needs": ""}]))
+    dispatch_due()
+    key = next(p.key for p in schedule(event) if p.kind == "before_meeting")
+    assert send_now(organiser, event, key) == 1
+    dispatch_due()
+
+    reminder = [r.message for r in smtp_server.received if r.recipients == [registration.email]][-1]
+    html, images = _html_images(reminder)
+    [participant] = registration.participants
+    [cid] = [c for c in _referenced(html) if "Żółkiewska" in _alt_of(html, c)]
+    [decoded] = zxingcpp.read_barcodes(Image.open(io.BytesIO(images[cid].get_content())))
+    assert decoded.text == check_in_url(participant.id)
+    assert check_in_url(participant.id) in reminder.get_body(("plain",)).get_content()
 
 
 def test_only_a_confirmed_place_comes_with_codes(mail_app, smtp_server):  # noqa: F811

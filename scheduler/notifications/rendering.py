@@ -217,7 +217,8 @@ def render(outgoing: Outgoing) -> Outgoing:
         context["r"] = FrozenDeclaration(registration, facts)
     if invitation is not None:
         context["institution"] = invitation.institution
-    if template in ("declaration_received", "declaration_status"):
+    # The codes to show at the entrance: with the confirmation, and again with the reminder before the meeting.
+    if template in ("declaration_received", "declaration_status", "reminder_meeting"):
         context["codes"] = _check_in_codes(outgoing, event, registration, context.get("r"))
         images += [code.image for code in context["codes"]]
     if template == CERTIFICATES:
