@@ -26,7 +26,7 @@ from scheduler.projects.models import Project
 from scheduler.registration.services import declare
 
 from . import factories as make
-from .helpers import FUNDING, logged_in_organiser, project_with_strip, sql_statements, strip_png
+from .helpers import FUNDING, confirm, logged_in_organiser, project_with_strip, sql_statements, strip_png
 
 STRIP_ALT_PL = "Fundusze Europejskie, Rzeczpospolita Polska, Unia Europejska – Europejski Fundusz Społeczny"
 
@@ -205,7 +205,7 @@ def test_a_survey_e_mail_written_when_planned_shows_the_strip_as_it_is_when_sent
         "state": "present"})
     event.starts_at, event.ends_at = make.now() - timedelta(days=1, hours=6), make.now() - timedelta(days=1)
     db.session.commit()
-    assert client.post(f"/organiser/events/{event.id}/survey/send").status_code == 303
+    assert confirm(client, f"/organiser/events/{event.id}/survey/send").status_code == 303
     # The strip is replaced after the survey e-mail was written and before it goes out.
     project = db.session.get(Project, project.id)
     project.logo_strip = strip_png("purple")

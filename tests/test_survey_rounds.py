@@ -23,7 +23,7 @@ from scheduler.surveys.models import SurveyLink, SurveyResponse, SurveyRound
 from scheduler.surveys.services import results, save_questions, send_pre_test, survey_of
 
 from . import factories as make
-from .helpers import logged_in_organiser
+from .helpers import confirm, confirmation_form, logged_in_organiser
 
 KNOWLEDGE = "Jak ocenia Pan/Pani swoją wiedzę o procedurze Niebieskiej Karty?"
 LEGAL = "Czy zna Pan/Pani obowiązki gminy w przeciwdziałaniu przemocy domowej?"
@@ -155,8 +155,9 @@ def test_each_round_has_its_own_links_answers_and_questions_and_the_results_comp
 
     # The meeting: Zofia and Ewa came, Jan did not. The post round goes to those present only.
     _end_the_meeting(client, event, people, present={"Zofia Żółkiewska", "Ewa Zielińska"})
-    client.post(f"/organiser/events/{event.id}/survey/send")
-    client.post(f"/organiser/events/{event.id}/survey/send")  # a double click sends nothing more
+    action, fields = confirmation_form(client.get(f"/organiser/events/{event.id}/survey/send").get_data(as_text=True))
+    client.post(action, data=fields)
+    client.post(action, data=fields)  # a double click sends nothing more
     dispatch_due()
     post_links = _links_by_recipient(smtp_server, "Niebieska Karta", besides=set(pre_links))
     assert sorted(post_links) == ["gops@czarna.example", "pcpr@lancut.example"]
@@ -227,7 +228,7 @@ def test_nothing_stored_pairs_a_persons_answer_before_with_their_answer_after(cl
     person.post(pre_link, data={"q1": "2"})
     db.session.rollback()
     _end_the_meeting(client, event, people, present={"Ewa Zielińska"})
-    client.post(f"/organiser/events/{event.id}/survey/send")
+    confirm(client, f"/organiser/events/{event.id}/survey/send")
     dispatch_due()
     post_link = _links_by_recipient(smtp_server, "Niebieska Karta", besides={pre_link})["gops@czarna.example"][0]
     db.session.rollback()

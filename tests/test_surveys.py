@@ -17,7 +17,7 @@ from scheduler.registration.services import declare
 from scheduler.surveys.models import SurveyLink, SurveyResponse
 
 from . import factories as make
-from .helpers import logged_in_organiser
+from .helpers import confirm, confirmation_form, logged_in_organiser
 
 
 def _past_meeting(client, organiser):
@@ -56,8 +56,14 @@ def test_only_those_present_get_a_link_once_the_meeting_has_ended(client, app, s
     mail.init_app(app)
     organiser = logged_in_organiser(client)
     event = _past_meeting(client, organiser)
-    assert client.post(f"/organiser/events/{event.id}/survey/send").status_code == 303
-    client.post(f"/organiser/events/{event.id}/survey/send")  # again: nobody new
+    # From its confirmation page, which names who gets it; a POST without it sends nothing.
+    assert client.post(f"/organiser/events/{event.id}/survey/send").status_code == 200
+    assert db.session.execute(select(func.count(SurveyLink.id))).scalar_one() == 0
+    page = client.get(f"/organiser/events/{event.id}/survey/send").get_data(as_text=True)
+    assert "Zofia Żółkiewska" in page and "Jan Nowak" not in page
+    action, fields = confirmation_form(page)
+    assert client.post(action, data=fields).status_code == 303
+    client.post(action, data=fields)  # again (a double click): nobody new
     assert db.session.execute(select(func.count(SurveyLink.id))).scalar_one() == 2
     dispatch_due()
     recipients = sorted(m["To"] for m in _survey_mails(smtp_server))
@@ -79,7 +85,7 @@ def test_answers_are_stored_once_per_link_and_without_anything_that_points_to_a_
     mail.init_app(app)
     organiser = logged_in_organiser(client)
     event = _past_meeting(client, organiser)
-    client.post(f"/organiser/events/{event.id}/survey/send")
+    confirm(client, f"/organiser/events/{event.id}/survey/send")
     dispatch_due()
     links = _links(smtp_server)
     db.session.rollback()

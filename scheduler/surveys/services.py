@@ -215,6 +215,18 @@ def pre_test_recipients(event: Event) -> list[Recipient]:
     return _recipients(event, survey_of(event), SurveyRound.PRE)
 
 
+def survey_refusal(event: Event, now=None):
+    """Why the evaluation (the post round) cannot be sent now (a message), or None."""
+    if event.ends_at > (now or utcnow()):
+        return _l("The survey is sent after the meeting has ended.")
+    return None
+
+
+def survey_recipients(event: Event) -> list[Recipient]:
+    """Who would get a link to the evaluation now (for the confirmation page): present, without a link yet."""
+    return _recipients(event, survey_of(event), SurveyRound.POST)
+
+
 def _issue(event: Event, survey: Survey, round_: SurveyRound, now) -> int:
     issued = []
     for person in _recipients(event, survey, round_):
@@ -236,8 +248,9 @@ def send_survey(user: User, event: Event, now=None) -> int:
     links went out. Only after the meeting has ended; the default questions if nobody edited them."""
     require_manage(user, event)
     now = now or utcnow()
-    if event.ends_at > now:
-        raise InvalidState(_l("The survey is sent after the meeting has ended."))
+    refusal = survey_refusal(event, now)
+    if refusal is not None:
+        raise InvalidState(refusal)
     lock_event(event.id)  # a double click waits here, then finds everyone already has a link
     survey = survey_of(event)
     if survey is None:

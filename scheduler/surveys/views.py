@@ -18,7 +18,7 @@ from .models import QUESTION_TYPE_LABELS, SurveyRound
 from .services import (MAX_CHOICE_TEXT, MAX_CHOICES, MAX_QUESTION_TEXT, MAX_QUESTIONS, SCALE, AlreadyAnswered,
                        QuestionsFrozen, answer, is_frozen, open_survey, pre_test_recipients, pre_test_refusal,
                        questions_of, responses_table, results, round_counts, save_questions, send_pre_test,
-                       send_survey, survey_of)
+                       send_survey, survey_of, survey_recipients, survey_refusal)
 
 bp = Blueprint("surveys", __name__)
 
@@ -108,17 +108,26 @@ def questions(event_id: int):
     return redirect(url_for("surveys.overview", event_id=event_id), 303)
 
 
-@bp.post("/organiser/events/<int:event_id>/survey/send")
+@bp.route("/organiser/events/<int:event_id>/survey/send", methods=["GET", "POST"])
 @login_required
 def send(event_id: int):
+    """Send the evaluation to those present, from a confirmation page naming who gets it."""
     event = get_managed_event(current_user, event_id)
+    refusal = survey_refusal(event)
+    recipients = survey_recipients(event) if refusal is None else []
+    stamp = ",".join(str(person.participant_id) for person in recipients) or "none"
+    possible = refusal is None and bool(recipients)
+    if not (possible and confirmed(stamp)):
+        return render_template("surveys/confirm_send.html", event=event, recipients=recipients,
+                               refusal=refusal, possible=possible, **page_values(stamp))
     try:
         count = send_survey(current_user, event)
     except InvalidState as exc:
         flash(str(exc.message), "error")
     else:
         flash(ngettext("The survey was sent to %(num)d person present.", "The survey was sent to %(num)d people present.",
-                       count) if count else _("Everyone present has already been sent the survey."))
+                       count) if count else _("Everyone present has already been sent the survey."),
+              "success" if count else "info")
     return redirect(url_for("surveys.overview", event_id=event_id), 303)
 
 

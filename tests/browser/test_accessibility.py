@@ -336,6 +336,7 @@ def test_administration_and_meeting_day_pages_pass_axe_and_reflow_at_320_px(audi
     audit.visit(f"{base}/survey", "evaluation survey before sending")
     audit.visit(f"{base}/survey/questions", "survey questions editor")
     audit.visit(f"{base}/survey/pre-test", "sending the pre-test (confirmation)")
+    audit.visit(f"{base}/survey/send", "sending the survey (before the meeting has ended)")
     audit.assert_clean()
 
 
