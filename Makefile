@@ -29,10 +29,11 @@ install-dev: $(VENV)/.installed-dev translations system browser
 APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq
 
-# What WeasyPrint needs to make PDFs (Pango, HarfBuzz) and the fonts with Polish letters the documents embed.
+# What WeasyPrint needs to make PDFs (Pango, HarfBuzz), Cairo for CairoSVG (SVG logo strips drawn as PNG), and the
+# fonts with Polish letters the documents embed.
 system:
-	@dpkg -s libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null 2>&1 || { \
-	  $(APT_INSTALL) libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core >/dev/null; }
+	@dpkg -s libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core libcairo2 >/dev/null 2>&1 || { \
+	  $(APT_INSTALL) libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core libcairo2 >/dev/null; }
 
 # Debian's Chromium for the browser tests (Playwright drives it; it downloads no browser of its own), and
 # poppler-utils (pdftoppm) to render generated PDFs to images in the tests.

@@ -40,7 +40,8 @@ class ProjectForm(FlaskForm):
                                       description=_l("Optional; how many participants must be present in all."))
     logo_strip = FileField(_l("Logo strip"), description=_l(
         "The strip of logos the managing authority gave the project (European Funds, Republic of Poland, European "
-        "Union): a PNG or JPEG image up to 2 MB. Shown in the footer of pages, e-mails and documents."))
+        "Union): an SVG file, or a PNG or JPEG image, up to 2 MB. Shown in the footer of pages, e-mails and documents; "
+        "an SVG file is checked and cleaned of anything but the drawing."))
     remove_logo_strip = BooleanField(_l("Remove the logo strip"))
 
     def with_organisations(self) -> "ProjectForm":
@@ -109,5 +110,19 @@ def logo_strip(project_id: int):
     if project is None or not project.logo_strip_version:
         abort(404)
     response = Response(project.logo_strip, content_type="image/png")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.get("/<int:project_id>/logo-strip.svg", endpoint="logo_strip_svg")
+def logo_strip_svg(project_id: int):
+    """The strip as the sanitised SVG it was uploaded as, public like the PNG. The policy header keeps even a
+    drawing opened on its own from running or loading anything, should the sanitiser ever miss something."""
+    svg = db.session.execute(select(Project.logo_strip_svg).where(Project.id == project_id)).scalar_one_or_none()
+    if svg is None:
+        abort(404)
+    response = Response(svg, content_type="image/svg+xml; charset=utf-8")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response

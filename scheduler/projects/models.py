@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, String, Table, Text
 from sqlalchemy import true as sa_true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from ..auth.models import Organisation
 from ..database import UTCDateTime, utcnow
@@ -36,6 +36,10 @@ class Project(db.Model):
     # The EU logo strip the managing authority hands the project, re-encoded as PNG when uploaded (see services).
     logo_strip: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_strip_version: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The same strip as sanitised SVG when it was uploaded as SVG (pages and PDFs use it; e-mails take the PNG).
+    logo_strip_svg: Mapped[str | None] = mapped_column(Text, deferred=True)
+    # Whether there is one, loaded with the row (a boolean, not the drawing): footers pick the SVG or the PNG by it.
+    logo_strip_is_svg: Mapped[bool] = column_property(logo_strip_svg.is_not(None))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lead_organisation: Mapped[Organisation] = relationship()

@@ -15,6 +15,7 @@ from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
 from ..validation import clean_text
 from .models import Project, project_partners
+from .svg import clean_svg_strip, looks_like_svg, svg_strip_png
 
 
 def _require_admin(user: User) -> None:
@@ -117,9 +118,7 @@ MAX_LOGO_PIXELS = (8000, 3000)
 def clean_logo_strip(data: bytes) -> bytes:
     """The uploaded strip as a fresh PNG: only PNG and JPEG images are read (by Pillow, which checks them), and
     re-encoding keeps the pixels and drops everything else a file may carry (metadata, trailing data)."""
-    if len(data) > MAX_LOGO_BYTES:
-        raise ValidationFailed(fields={"logo_strip": _l("The image may have at most %(mb)d MB.",
-                                                        mb=MAX_LOGO_BYTES // (1024 * 1024))})
+    _check_size(data)
     try:
         with Image.open(io.BytesIO(data)) as probe:
             kind = probe.format
@@ -131,22 +130,38 @@ def clean_logo_strip(data: bytes) -> bytes:
             image.convert("RGBA" if image.mode in ("RGBA", "LA", "P") else "RGB").save(out, "PNG", optimize=True)
     except (UnidentifiedImageError, ValueError, OSError, Image.DecompressionBombError) as exc:
         raise ValidationFailed(fields={"logo_strip": _l(
-            "Upload the logo strip as a PNG or JPEG image (at most 8000 × 3000 pixels). An SVG file can be "
-            "saved as PNG in any graphics program.")}) from exc
+            "Upload the logo strip as a PNG or JPEG image (at most 8000 × 3000 pixels) or as an SVG file.")}) from exc
     return out.getvalue()
 
 
+def _check_size(data: bytes) -> None:
+    if len(data) > MAX_LOGO_BYTES:
+        raise ValidationFailed(fields={"logo_strip": _l("The image may have at most %(mb)d MB.",
+                                                        mb=MAX_LOGO_BYTES // (1024 * 1024))})
+
+
 def set_logo_strip(user: User, project: Project, data: bytes | None) -> Project:
-    """Store (or with None remove) the project's logo strip."""
+    """Store (or with None remove) the project's logo strip: an SVG is kept sanitised, next to the PNG drawn from it
+    (e-mails and older readers take the PNG); a PNG or JPEG is re-encoded and any earlier SVG dropped."""
     _require_admin(user)
-    project.logo_strip = clean_logo_strip(data) if data is not None else None
-    project.logo_strip_version = hashlib.sha256(project.logo_strip).hexdigest()[:16] if project.logo_strip else ""
+    if data is None:
+        project.logo_strip, project.logo_strip_svg = None, None
+    elif looks_like_svg(data):
+        _check_size(data)
+        project.logo_strip_svg = clean_svg_strip(data)
+        project.logo_strip = svg_strip_png(project.logo_strip_svg)
+    else:
+        project.logo_strip, project.logo_strip_svg = clean_logo_strip(data), None
+    digest = hashlib.sha256((project.logo_strip_svg or "").encode("utf-8") + (project.logo_strip or b""))
+    project.logo_strip_version = digest.hexdigest()[:16] if project.logo_strip else ""
     db.session.commit()
     return project
 
 
 def logo_strip_data_uri(project: Project | None) -> str | None:
-    """The strip for a PDF (WeasyPrint embeds it from the data URI), or None without one."""
+    """The strip for a PDF (WeasyPrint embeds it from the data URI; an SVG stays sharp at any size), or None."""
     if project is None or not project.logo_strip_version:
         return None
+    if project.logo_strip_is_svg:
+        return "data:image/svg+xml;base64," + base64.b64encode(project.logo_strip_svg.encode("utf-8")).decode("ascii")
     return "data:image/png;base64," + base64.b64encode(project.logo_strip).decode("ascii")
