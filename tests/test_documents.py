@@ -153,3 +153,44 @@ def test_the_invitation_letter_is_addressed_to_the_institution_with_its_personal
     other = make.event(make.user(make.organisation("Mazowieckie Centrum Polityki Społecznej", "MCPS")))
     [foreign] = make.invitations(other.created_by, other, 1)
     assert client.get(f"/organiser/events/{event.id}/letter.pdf?invitation={foreign.id}").status_code == 404
+
+
+def test_the_projects_letterhead_heads_its_letters_and_certificates_else_the_organisations(client):
+    from scheduler.extensions import db
+    from scheduler.projects.models import Project
+
+    organiser = logged_in_organiser(client)
+    event = _meeting(organiser, people_each=1)
+    # Without a project letterhead: the organisation's own name heads the letter.
+    plain = " ".join("\n".join(_pages(client.get(f"/organiser/events/{event.id}/letter.pdf").data)).split())
+    assert organiser.organisation.name in plain and "Liderzy kooperacji – Model" not in plain
+
+    project = Project(name="Liderzy kooperacji (pismo)", lead_organisation_id=organiser.organisation_id,
+                      letterhead="Projekt „Liderzy kooperacji – Model Kooperacji”\n\nROPS w Rzeszowie, ul. Hetmańska 9")
+    db.session.add(project)
+    db.session.flush()
+    event.project_id = project.id
+    db.session.commit()
+    _present_everyone(client, event, meeting_days(event)[0])
+    client.post(f"/organiser/events/{event.id}/certificates/issue")
+    for url in (f"/organiser/events/{event.id}/letter.pdf", f"/organiser/events/{event.id}/certificates.pdf"):
+        text = " ".join("\n".join(_pages(client.get(url).data)).split())
+        assert "Projekt „Liderzy kooperacji – Model Kooperacji”" in text, url
+        assert "ROPS w Rzeszowie, ul. Hetmańska 9" in text, url
+
+
+def test_the_admin_sets_the_projects_letterhead(client):
+    from scheduler.extensions import db
+    from scheduler.projects.models import Project
+
+    admin = make.user(is_admin=True)
+    make.login(client, admin)
+    response = client.post("/admin/projects", data={
+        "name": "Liderzy kooperacji", "lead_organisation_id": admin.organisation_id,
+        "letterhead": "Projekt „Liderzy kooperacji”\r\nROPS w Rzeszowie"})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    project = db.session.execute(db.select(Project).where(Project.name == "Liderzy kooperacji")).scalar_one()
+    assert project.letterhead.splitlines() == ["Projekt „Liderzy kooperacji”", "ROPS w Rzeszowie"]
+    too_long = client.post(f"/admin/projects/{project.id}", data={
+        "name": "Liderzy kooperacji", "lead_organisation_id": admin.organisation_id, "letterhead": "x" * 501})
+    assert too_long.status_code == 422

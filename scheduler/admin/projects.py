@@ -27,6 +27,9 @@ class ProjectForm(FlaskForm):
     funding_sentence = TextAreaField(_l("Funding sentence"), validators=[Length(max=2000)], description=_l(
         "Shown in the footer of every page, e-mail and document of the project's meetings, as the funding rules "
         "require."))
+    letterhead = TextAreaField(_l("Letterhead"), validators=[Length(max=500)], description=_l(
+        "Optional; the head of the project's letters and certificates, one line per line (e.g. the project's name, "
+        "then the lead organisation's name and address). Empty: each organisation's own name and address."))
     lead_organisation_id = SelectField(_l("Lead organisation"), coerce=int, validators=[DataRequired()])
     partner_ids = SelectMultipleField(_l("Partner organisations"), coerce=int,
                                       widget=widgets.ListWidget(prefix_label=False),

@@ -25,7 +25,7 @@ from ..errors import InvalidState
 from ..events.access import require_manage
 from ..events.models import Event
 from ..extensions import db
-from ..projects.services import funding_sentence, logo_strip_data_uri
+from ..projects.services import funding_sentence, letterhead_lines, logo_strip_data_uri
 from ..registration.models import Participant, Registration
 from ..timeutil import to_local
 from .models import Certificate, Presence
@@ -73,7 +73,7 @@ def place_of_issue(organisation: Organisation) -> str:
 def certificates_pdf(event: Event, certificates: list[Certificate]) -> bytes:
     """The certificates as one A4 PDF, a page each, in the current language."""
     return render_pdf("documents/certificate.html", event=event, certificates=certificates,
-                      organiser=event.organisation, funding=funding_sentence(event),
+                      organiser=event.organisation, letterhead=letterhead_lines(event), funding=funding_sentence(event),
                       strip=logo_strip_data_uri(event.project), place=place_of_issue(event.organisation))
 
 

@@ -19,7 +19,7 @@ from ..events.services import get_managed_event
 from ..extensions import db
 from ..human_time import local_date
 from ..invitations.models import Invitation
-from ..projects.services import funding_sentence, logo_strip_data_uri
+from ..projects.services import funding_sentence, letterhead_lines, logo_strip_data_uri
 from ..spreadsheets import download, table_download
 from ..web.confirm import confirmed, page_values
 from .certificates import (certificates_of, certificates_pdf, certificates_to_mail, issue_certificates,
@@ -216,6 +216,7 @@ def letter_pdf(event_id: int):
         if invitation is None or invitation.event_id != event.id:
             abort(404)
     data = render_pdf("documents/letter.html", event=event, organiser=event.organisation, invitation=invitation,
+                      letterhead=letterhead_lines(event),
                       personal_link=links.personal(invitation.token) if invitation else "",
                       place=place_of_issue(event.organisation), today=meeting_today(event),
                       funding=funding_sentence(event), strip=logo_strip_data_uri(event.project))

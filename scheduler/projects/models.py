@@ -29,6 +29,9 @@ class Project(db.Model):
     lead_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     # What the project must report, e.g. "200 institutions in 4 regions trained by 2027".
     reporting_target: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The letterhead of the project's documents (letters, certificates), one line per line; empty: each
+    # organisation's own name and address.
+    letterhead: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The numbers the project report measures progress against; None: no target set.
     target_institutions: Mapped[int | None] = mapped_column(Integer)
     target_participants: Mapped[int | None] = mapped_column(Integer)

@@ -32,6 +32,8 @@ def save_project(user: User, values: dict, project: Project | None = None) -> Pr
                           field="funding_sentence", errors=errors)
     target = clean_text(values.get("reporting_target"), max_length=2000, multiline=True,
                         field="reporting_target", errors=errors)
+    letterhead = clean_text(values.get("letterhead"), max_length=500, multiline=True, field="letterhead",
+                            errors=errors)
     targets = {name: _target(values.get(name), name, errors) for name in ("target_institutions", "target_participants")}
     lead = db.session.get(Organisation, values.get("lead_organisation_id") or 0)
     if lead is None:
@@ -50,6 +52,7 @@ def save_project(user: User, values: dict, project: Project | None = None) -> Pr
         raise ValidationFailed(fields=errors)
     project = project or Project()
     project.name, project.funding_sentence, project.reporting_target = name, sentence, target
+    project.letterhead = letterhead
     project.lead_organisation, project.partners = lead, partners
     project.target_institutions, project.target_participants = targets["target_institutions"], \
         targets["target_participants"]
@@ -101,6 +104,15 @@ def footer_project(event=None, user=None) -> Project | None:
             return project
     active = list(db.session.execute(select(Project).where(Project.is_active.is_(True)).limit(2)).scalars())
     return active[0] if len(active) == 1 else None
+
+
+def letterhead_lines(event) -> list[str]:
+    """The letterhead of a meeting's documents: its project's, else the organisation's name and address."""
+    project = event.project
+    if project is not None and project.letterhead.strip():
+        return [line.strip() for line in project.letterhead.splitlines() if line.strip()]
+    organisation = event.organisation
+    return [line for line in (organisation.name, organisation.address or "") if line]
 
 
 def funding_sentence(event) -> str:
