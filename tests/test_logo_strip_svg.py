@@ -206,6 +206,8 @@ def test_a_bad_svg_is_refused_with_the_reason_and_the_form_kept(client):
     db.session.expire_all()
     kept = db.session.get(Project, project.id)
     assert kept.logo_strip_version == version and kept.logo_strip_svg == clean_svg_strip(GOOD)
+    # Nothing of the refused form was saved: the page shows the new sentence, the project keeps its own.
+    assert kept.funding_sentence != "Nowe zdanie, którego nie wolno zgubić."
 
 
 def test_removing_the_strip_clears_the_svg_and_the_png(client):

@@ -63,12 +63,14 @@ def _page(form: ProjectForm, project: Project | None, status: int = 200):
 def _save(form: ProjectForm, project: Project | None):
     if form.validate_on_submit():
         try:
-            saved = save_project(current_user, form.data, project)
+            # One transaction for the whole form: a refused strip leaves the project as it was.
+            saved = save_project(current_user, form.data, project, commit=False)
             upload = form.logo_strip.data
             if upload is not None and getattr(upload, "filename", ""):
-                set_logo_strip(current_user, saved, upload.read(MAX_LOGO_BYTES + 1))
+                set_logo_strip(current_user, saved, upload.read(MAX_LOGO_BYTES + 1), commit=False)
             elif form.remove_logo_strip.data:
-                set_logo_strip(current_user, saved, None)
+                set_logo_strip(current_user, saved, None, commit=False)
+            db.session.commit()
         except ValidationFailed as exc:
             db.session.rollback()
             for name, message in exc.fields.items():

@@ -23,8 +23,9 @@ def _require_admin(user: User) -> None:
         raise Forbidden()
 
 
-def save_project(user: User, values: dict, project: Project | None = None) -> Project:
-    """Create (project None) or edit a project; ValidationFailed with a message per field."""
+def save_project(user: User, values: dict, project: Project | None = None, *, commit: bool = True) -> Project:
+    """Create (project None) or edit a project; ValidationFailed with a message per field. commit=False: the
+    caller commits (with the logo strip of the same form, so a refused strip saves nothing)."""
     _require_admin(user)
     errors: dict = {}
     name = clean_text(values.get("name"), max_length=200, required=True, field="name", errors=errors)
@@ -57,7 +58,8 @@ def save_project(user: User, values: dict, project: Project | None = None) -> Pr
     project.target_institutions, project.target_participants = targets["target_institutions"], \
         targets["target_participants"]
     db.session.add(project)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return project
 
 
@@ -152,7 +154,7 @@ def _check_size(data: bytes) -> None:
                                                         mb=MAX_LOGO_BYTES // (1024 * 1024))})
 
 
-def set_logo_strip(user: User, project: Project, data: bytes | None) -> Project:
+def set_logo_strip(user: User, project: Project, data: bytes | None, *, commit: bool = True) -> Project:
     """Store (or with None remove) the project's logo strip: an SVG is kept sanitised, next to the PNG drawn from it
     (e-mails and older readers take the PNG); a PNG or JPEG is re-encoded and any earlier SVG dropped."""
     _require_admin(user)
@@ -166,7 +168,8 @@ def set_logo_strip(user: User, project: Project, data: bytes | None) -> Project:
         project.logo_strip, project.logo_strip_svg = clean_logo_strip(data), None
     digest = hashlib.sha256((project.logo_strip_svg or "").encode("utf-8") + (project.logo_strip or b""))
     project.logo_strip_version = digest.hexdigest()[:16] if project.logo_strip else ""
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return project
 
 
