@@ -125,6 +125,10 @@ class Config:
     # Batches a dispatcher process sends side by side (threads, each with its own SMTP connection and database
     # session; see dispatcher.dispatch_due). PostgreSQL only: on SQLite a pass sends one batch at a time.
     MAIL_DISPATCH_THREADS = _int("MAIL_DISPATCH_THREADS", 3)
+    # A pass that finds at least MAIL_PROCESS_BACKLOG messages due (PostgreSQL) starts MAIL_DISPATCH_PROCESSES - 1
+    # more dispatcher processes for it: one process's threads share one interpreter lock, about one core.
+    MAIL_DISPATCH_PROCESSES = _int("MAIL_DISPATCH_PROCESSES", 2)
+    MAIL_PROCESS_BACKLOG = _int("MAIL_PROCESS_BACKLOG", 500)
     MAIL_SENT_GROUP_SECONDS = float(os.environ.get("MAIL_SENT_GROUP_SECONDS", "0.5"))
 
     # Calendars: the alarm in e-mailed invites and downloads, and how often subscribers refresh feeds.

@@ -7,7 +7,7 @@ message spent in each step (render, .ics, MIME, SMTP, sent marks, claims) and
 the top functions. Profiles, not wall-clock ratios, decide what to change: on
 a shared machine the wall clock is noisy, the split between steps much less.
 
-    python bench/profile_fanout.py [--backend postgresql|sqlite] [--count 200] [--top 25]
+    python bench/profile_fanout.py [--backend postgresql|sqlite] [--count 200] [--top 25] [--reminders]
 """
 from __future__ import annotations
 
@@ -70,6 +70,19 @@ def prepare(app, count: int) -> int:
         return queued
 
 
+def prepare_reminders(app, count: int) -> int:
+    """Deadline reminders due now to `count` non-responders of one meeting (what reminders_at_scale delivers)."""
+    from reminders_at_scale import seed
+    from scheduler.extensions import db
+    from scheduler.notifications.reminder_planner import plan_due_reminders
+
+    seed(app, 1, count, due=True, tag="p")
+    with app.app_context():
+        queued = plan_due_reminders()["queued"]
+        db.session.remove()
+    return queued
+
+
 def cumulative(stats: pstats.Stats, suffix: str, name: str) -> float:
     return sum(row[3] for (filename, _line, function), row in stats.stats.items()
                if filename.endswith(suffix) and function == name)
@@ -125,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--timed", action="store_true",
                         help="no profiler: wall time of each step (the dispatcher's calls wrapped with a clock)")
+    parser.add_argument("--reminders", action="store_true",
+                        help="deadline reminders to non-responders instead of invitations")
     parser.add_argument("--callees", action="append", default=[], help="also print what this function calls")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL",
                                                               "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -139,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             db.create_all()  # the models' schema (what is measured does not depend on the migrations' history)
             db.session.remove()
-        queued = prepare(app, args.count)
+        queued = (prepare_reminders if args.reminders else prepare)(app, args.count)
         if args.timed:
             return timed(app, args.count, queued, sink)
         profile = cProfile.Profile()

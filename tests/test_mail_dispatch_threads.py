@@ -109,3 +109,33 @@ def test_an_outage_stops_every_thread_and_loses_nothing(threaded, smtp_server):
     # Given back (deferred) or never claimed: the threads stopped claiming once the server was away.
     assert counts["claimed"] < len(recipients)
     assert counts["deferred"] == sum(1 for m in waiting if m.deferrals == 1)
+
+
+@pytest.fixture
+def backlog_app(threaded):
+    # One thread per process, so this process alone would take a while: the helper process, a second or two
+    # to start, still finds batches due.
+    threaded.config.update(MAIL_DISPATCH_PROCESSES=2, MAIL_PROCESS_BACKLOG=30, MAIL_DISPATCH_THREADS=1)
+    return threaded
+
+
+def test_a_large_backlog_is_shared_with_a_helper_process_and_every_message_goes_once(backlog_app, smtp_server):
+    recipients = _queue(120)
+    smtp_server.handler.on_data = _InFlight(0.06)  # 7 s for this process alone
+
+    counts = dispatch_due()
+
+    assert counts["helpers"] == 1  # a second process claimed batches of its own
+    assert counts["claimed"] == counts["sent"] == 120
+    delivered = [r.recipients[0] for r in smtp_server.received]
+    assert sorted(delivered) == sorted(recipients)  # each once
+    db.session.expire_all()
+    assert {m.status for m in make.messages(kind="test")} == {"sent"}
+
+
+def test_a_backlog_below_the_threshold_stays_in_this_process(backlog_app, smtp_server):
+    _queue(20)
+
+    counts = dispatch_due()
+
+    assert counts["sent"] == 20 and counts["helpers"] == 0

@@ -43,7 +43,11 @@ starts MAIL_DISPATCH_THREADS - 1 more threads, each claiming and sending its
 own batches on its own session and SMTP connection (the claims are disjoint,
 as between processes). Rendering in one thread overlaps the round trips to the
 mail server and the database of the others. An idle or small pass stays in
-the calling thread.
+the calling thread. The threads share one interpreter lock, so one process
+keeps about one core busy; a pass that finds a backlog of at least
+MAIL_PROCESS_BACKLOG messages also starts MAIL_DISPATCH_PROCESSES - 1 helper
+processes (`_HelperProcesses`) that drain it with it, claiming as any other
+dispatcher does, until the pass's end.
 
 Without MAIL_SERVER (the embedded default) claimed messages are marked
 "undeliverable": they stay in the outbox, visible in the mail log, and the
@@ -70,17 +74,19 @@ moment it would go (a deadline reminder after the deadline is skipped).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import smtplib
 import socket
 import threading
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
@@ -157,7 +163,7 @@ def deliver_by(message: Message) -> datetime:
 
 def _counts() -> dict[str, int]:
     return {"claimed": 0, "sent": 0, "retrying": 0, "deferred": 0, "failed": 0, "skipped": 0,
-            "undeliverable": 0, "taken_over": 0, "batches": 0}
+            "undeliverable": 0, "taken_over": 0, "batches": 0, "helpers": 0}
 
 
 class _Pass:
@@ -205,17 +211,19 @@ def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_i
     batches as separate processes do. While one waits for the mail server or
     the database, another renders: a pass is bound by the process's CPU rather
     than by round trips. On SQLite, whose claims and marks queue for one write
-    lock, a pass uses one thread.
+    lock, a pass uses one thread. A large backlog gets helper processes too
+    (see `_HelperProcesses`); "helpers" counts those that claimed a batch.
     """
     worker_id = worker_id or default_worker_id()
     shared = _Pass(limit, current_app.config["MAIL_DRAIN_SECONDS"])
     threads = threads or current_app.config["MAIL_DISPATCH_THREADS"]
-    if threads <= 1 or db.engine.dialect.name == "sqlite":
+    if db.engine.dialect.name == "sqlite":
         return _drain(now, worker_id, shared)
     app = current_app._get_current_object()
     results: list[dict[str, int]] = []
     failures: list[BaseException] = []
     helpers: list[threading.Thread] = []
+    processes = _HelperProcesses()
 
     def run(number: int) -> None:
         with app.app_context():
@@ -235,6 +243,8 @@ def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_i
             helper = threading.Thread(target=run, args=(number,), name=f"dispatch-{number}", daemon=True)
             helper.start()
             helpers.append(helper)
+        if limit is None:
+            processes.start_if_backlog(app, now, worker_id, shared)
 
     try:
         counts = _drain(now, worker_id, shared, on_full_batch=more_is_due)
@@ -244,20 +254,98 @@ def dispatch_due(now: datetime | None = None, limit: int | None = None, worker_i
     finally:
         for helper in helpers:
             helper.join()
+        helped = processes.join()
     if failures:
         raise failures[0]
-    for result in results:
+    counts["helpers"] = sum(1 for result in helped if result["batches"])
+    for result in results + helped:
         for name, value in result.items():
             counts[name] += value
     return counts
 
 
+class _HelperProcesses:
+    """More dispatcher processes for a large backlog (PostgreSQL): MAIL_DISPATCH_PROCESSES - 1 of them.
+
+    The threads of one process share its interpreter lock: rendering and
+    building MIME in one thread waits for the others' turn, so one process
+    keeps about one core busy, whatever the number of threads. A backlog of at
+    least MAIL_PROCESS_BACKLOG due messages (a fan-out, the reminders of many
+    meetings falling due at once) is worth the second or so a fresh process
+    takes to start: the pass starts helpers, each a new interpreter (spawned,
+    not forked, as the caller may be a web worker with threads of its own),
+    claiming and sending its own batches until the pass's end, as separate
+    dispatcher processes do. The pass waits for them and adds their counts.
+    """
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list[Future] = []
+
+    def start_if_backlog(self, app, now: datetime | None, worker_id: str, shared: _Pass) -> None:
+        count = app.config["MAIL_DISPATCH_PROCESSES"] - 1
+        if count < 1 or not _backlog(now or utcnow(), app.config["MAIL_PROCESS_BACKLOG"]):
+            return
+        config = {**app.config, "SCHEDULER_ENABLED": False, "MAIL_DISPATCH_PROCESSES": 1}
+        # The pass's end, on the wall clock the helpers share with this process.
+        until = time.time() + shared.stop_at - time.monotonic()
+        try:
+            self.pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+            self.futures = [self.pool.submit(_helper_process, config, f"{worker_id}/p{number}", now, until)
+                            for number in range(1, count + 1)]
+        except (OSError, RuntimeError) as exc:  # no processes to be had: this one carries on alone
+            log.warning("could not start dispatcher processes (%s); this process sends alone", exc)
+            self.join()
+
+    def join(self) -> list[dict[str, int]]:
+        """Wait for the helpers' passes; their counts (a helper that failed is logged: its claims expire and
+        are taken over, as a dead dispatcher's)."""
+        results = []
+        for future in self.futures:
+            try:
+                results.append(future.result())
+            except Exception:  # noqa: BLE001 - BrokenProcessPool, or an error of the helper's own pass
+                log.exception("a dispatcher helper process failed")
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        self.pool, self.futures = None, []
+        return results
+
+
+def _backlog(now: datetime, at_least: int) -> bool:
+    """Whether at least `at_least` messages are due: one bounded count, on a connection of its own (the
+    session holds the batch it is about to send)."""
+    bounded = select(Message.id).where(_due(now)).limit(at_least).subquery()
+    with db.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(bounded)).scalar_one() >= at_least
+
+
+def _helper_process(config: dict, worker_id: str, now: datetime | None, until: float) -> dict[str, int]:
+    """A helper process's pass, in a fresh interpreter: the application as the caller configured it."""
+    from .. import create_app  # the package root builds the application; this runs only in the new process
+
+    app = create_app({**config, "MAIL_DRAIN_SECONDS": max(0.0, until - time.time())})
+    with app.app_context():
+        try:
+            return dispatch_due(now=now, worker_id=worker_id)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+_COMPILED = "scheduler.email_templates_compiled"
+
+
 def _compile_templates(app) -> None:
     """Compile the e-mail templates before the threads start: CPython 3.11's compiler is not safe to run in
-    several threads at once ("AST constructor recursion depth mismatch"), and Jinja compiles on first use."""
+    several threads at once ("AST constructor recursion depth mismatch"), and Jinja compiles on first use.
+    Once per application: Jinja keeps them, and listing the template folder is not free."""
+    if app.extensions.get(_COMPILED):
+        return
     environment = app.jinja_env
     for name in environment.list_templates(filter_func=lambda name: name.startswith("email/")):
         environment.get_template(name)
+    app.extensions[_COMPILED] = True
 
 
 def _drain(now: datetime | None, worker_id: str, shared: _Pass,
@@ -302,10 +390,7 @@ def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int
     caller keeps the returned objects alive so the session's identity map
     does). They are as they were at the claim, a batch (seconds) before sending.
     """
-    lease = timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"])
-    due = or_(and_(Message.status == QUEUED, Message.due_at <= now),
-              and_(Message.status == SENDING, Message.claimed_at < now - lease))
-    stmt = (select(Message).where(due).order_by(Message.due_at, Message.id).limit(limit)
+    stmt = (select(Message).where(_due(now)).order_by(Message.due_at, Message.id).limit(limit)
             # The organisation (sender name, reply-to) and project (footer) come in the same statement as the event.
             .options(selectinload(Message.event).joinedload(Event.organisation),
                      selectinload(Message.event).joinedload(Event.project))
@@ -340,6 +425,13 @@ def _claim(now: datetime, limit: int, worker_id: str, counts: dict) -> tuple[int
         db.session.rollback()
         raise
     return len(messages), batch, loaded + messages
+
+
+def _due(now: datetime):
+    """Queued and due, or claimed by a dispatcher whose lease has expired."""
+    lease = timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"])
+    return or_(and_(Message.status == QUEUED, Message.due_at <= now),
+               and_(Message.status == SENDING, Message.claimed_at < now - lease))
 
 
 def _load_context(messages: list[Message]) -> list:
@@ -388,6 +480,7 @@ class _SentMarks:
 
     def __init__(self) -> None:
         self.connection: Connection | None = None
+        self.through_session = db.engine.dialect.name == "sqlite"
 
     def write(self, accepted: list[Outgoing], now: datetime, worker_id: str) -> None:
         """Record that the server accepted these messages, in one transaction; tried twice, since failing here
@@ -405,7 +498,7 @@ class _SentMarks:
         accepted.clear()
 
     def _open(self) -> Connection:
-        if db.engine.dialect.name == "sqlite":
+        if self.through_session:
             # One writer at a time: the session (which may have begun a transaction while rendering) writes the
             # marks itself; a second connection would wait for its lock. No pool ping to save there.
             return db.session.connection()

@@ -31,19 +31,17 @@ from __future__ import annotations
 import base64
 import binascii
 import random
+import re
 import smtplib
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from email import charset as email_charset
 from email import policy
 from email.generator import BytesGenerator
 from email.header import Header
-from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.mime.text import MIMEText
 from email.utils import formatdate, parseaddr
 from functools import lru_cache
 from io import BytesIO
@@ -52,30 +50,23 @@ import flask_mail
 from flask import current_app
 
 
-class _Utf8(email_charset.Charset):
-    """UTF-8 with the body encoding chosen per part; quoted-printable by the C codec.
-
-    email.quoprimime encodes character by character in Python (a third of building
-    a message); binascii gives the same bytes after decoding, with soft line
-    breaks in other places.
-    """
-
-    def body_encode(self, string):
-        if self.body_encoding == email_charset.QP and isinstance(string, bytes) and string:
-            return binascii.b2a_qp(string, istext=True).decode("ascii")
-        return super().body_encode(string)
-
-
-def _charset(encoding: int) -> email_charset.Charset:
-    # Flask-Mail registers utf-8 as 8bit, which breaks on servers without 8BITMIME and on lines over 998 bytes.
-    charset = _Utf8("utf-8")
-    charset.header_encoding = email_charset.SHORTEST
-    charset.body_encoding = encoding
-    return charset
-
-
 # The sender and reply-to addresses repeat from message to message; parsing and encoding them is not free.
 _address = lru_cache(maxsize=256)(flask_mail.sanitize_address)
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_BARE_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def _recipient(address: str) -> str:
+    """The address as it goes into the To header and the envelope.
+
+    A bare ASCII address (what validation.clean_email lets in) is its own
+    sanitised form; parsing it to find that out was a fifth of building a
+    message. Anything else (a display name, an IDN domain) goes through Flask-Mail.
+    """
+    if _BARE_ADDRESS.fullmatch(address):
+        return address
+    return flask_mail.sanitize_address(address, "utf-8")
 
 
 @lru_cache(maxsize=64)
@@ -174,9 +165,22 @@ class OutboxEmail(flask_mail.Message):
     """A Flask-Mail message laid out for iMIP, with the outbox row's Message-ID."""
 
     def __init__(self, outgoing: Outgoing):
-        super().__init__(subject=outgoing.subject, recipients=[outgoing.recipient], body=outgoing.body_text,
-                         html=outgoing.body_html or None, reply_to=outgoing.reply_to or None, charset="utf-8",
-                         sender=_sender(outgoing.sender_name))
+        # Not flask_mail.Message.__init__: it draws a Message-ID of its own with make_msgid(), which asks for this
+        # host's name by a reverse DNS lookup (socket.getfqdn) for every message, a fifth of a fan-out's CPU; the
+        # outbox row has its Message-ID already. The attributes are the ones its methods read.
+        sender = _sender(outgoing.sender_name) or current_app.extensions["mail"].default_sender
+        self.sender = f"{sender[0]} <{sender[1]}>" if isinstance(sender, tuple) else sender
+        self.recipients = [outgoing.recipient]  # as given, for has_bad_headers
+        self.to = [_recipient(outgoing.recipient)]
+        self.subject = outgoing.subject
+        self.body = outgoing.body_text
+        self.alts = {"html": outgoing.body_html} if outgoing.body_html else {}
+        self.reply_to = outgoing.reply_to or None
+        self.cc, self.bcc, self.attachments = [], [], []
+        self.date = None
+        self.charset = "utf-8"
+        self.extra_headers = None
+        self.mail_options, self.rcpt_options = [], []
         self.msgId = outgoing.message_id
         self.ics = outgoing.ics
         self.ics_method = outgoing.ics_method
@@ -185,9 +189,9 @@ class OutboxEmail(flask_mail.Message):
 
     def _message(self):
         alternative = MIMEMultipart("alternative", boundary=_boundary())
-        alternative.attach(MIMEText(self.body or "", "plain", _charset(email_charset.QP)))
+        alternative.attach(_text_part(self.body or "", "plain"))
         if self.html:
-            html = MIMEText(self.html, "html", _charset(email_charset.QP))
+            html = _text_part(self.html, "html")
             if self.inline_images:
                 related = MIMEMultipart("related", boundary=_boundary(), type="text/html")
                 related.attach(html)
@@ -201,13 +205,14 @@ class OutboxEmail(flask_mail.Message):
             message = MIMEMultipart("mixed", boundary=_boundary())
             message.attach(alternative)
         if self.ics:
-            calendar_part = MIMEText(self.ics, "calendar", _charset(email_charset.BASE64))
+            encoded = _wire_base64(self.ics.encode("utf-8"))
+            calendar_part = _Encoded("text", "calendar", charset="utf-8")
+            calendar_part["Content-Transfer-Encoding"] = "base64"
             # Outlook rejects a method that differs from the object's METHOD and shows a bare attachment without one.
             calendar_part.set_param("method", self.ics_method, requote=False)
+            calendar_part.set_payload(encoded)
             alternative.attach(calendar_part)
-            attachment = MIMEApplication(self.ics.encode("utf-8"), "ics")
-            attachment.add_header("Content-Disposition", "attachment", filename="invite.ics")
-            message.attach(attachment)
+            message.attach(_encoded_part("application", "ics", encoded, "attachment", "invite.ics"))
         for file in self.files:
             message.attach(_encoded_part(file.maintype, file.subtype, _wire_base64(file.data), "attachment",
                                          file.filename))
@@ -216,7 +221,7 @@ class OutboxEmail(flask_mail.Message):
         # than building the rest of the message; a fan-out repeats one subject hundreds of times).
         message["Subject"] = subject if subject.isascii() else _EncodedSubject(subject)
         message["From"] = _address(self.sender, "utf-8")
-        message["To"] = ", ".join(flask_mail.sanitize_addresses(self.recipients, "utf-8"))
+        message["To"] = ", ".join(self.to)
         message["Date"] = formatdate(self.date, localtime=True)
         message["Message-ID"] = self.msgId
         if self.reply_to:
@@ -228,9 +233,28 @@ class OutboxEmail(flask_mail.Message):
 
 
 class _Encoded(MIMENonMultipart):
-    """A part whose body is base64 text with CRLF line ends already (see _WireGenerator)."""
+    """A part whose body is encoded text (base64, quoted-printable) with CRLF line ends already (see _WireGenerator)."""
 
     preencoded = True
+
+
+def _text_part(text: str, subtype: str) -> _Encoded:
+    """A UTF-8 text part in quoted-printable, encoded in one call of the C codec.
+
+    Not 8bit (Flask-Mail's registration of utf-8), which breaks on servers
+    without 8BITMIME and on lines over 998 bytes. MIMEText gives the same bytes
+    (email.quoprimime encodes character by character in Python, a third of
+    building a message; binascii only places soft line breaks elsewhere), and
+    then the generator parses the parameters again and writes line by line.
+    """
+    part = _Encoded("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii") if text else ""
+    part.set_payload(_LINE_END.sub("\r\n", encoded))  # line ends as on the wire, as the generator writes them
+    return part
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def _encoded_part(maintype: str, subtype: str, encoded: str, disposition: str, filename: str,
@@ -333,7 +357,7 @@ def build(outgoing: Outgoing) -> Envelope:
     out = BytesIO()
     _WireGenerator(out, mangle_from_=False, policy=WIRE).flatten(message._message())
     return Envelope(sender=_address(message.sender),
-                    recipients=list(flask_mail.sanitize_addresses(message.send_to)),
+                    recipients=list(message.to),
                     data=out.getvalue())
 
 

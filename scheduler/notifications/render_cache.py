@@ -50,6 +50,18 @@ def per_batch() -> Iterator[None]:
         _batch.reset(token)
 
 
+def once(key: tuple, compute: Callable[[], object]):
+    """`compute()`, once per batch for this key (outside a batch, every time): what every message of the batch
+    about one meeting shows alike (its time in words, place, links), whichever template it renders."""
+    cache = _batch.get()
+    if cache is None:
+        return compute()
+    key = ("once", *key)
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 class _NotPlain(Exception):
     pass
 

@@ -191,6 +191,12 @@ def _texts(template: str, **context) -> tuple[str, str]:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n", html
 
 
+def _about(event: Event) -> dict:
+    """What the templates show of the meeting itself, in the current language."""
+    return {"place": ical.location(event), "event_url": links.event_page(event.id), "ics_url": links.event_ics(event.id),
+            "footer": funding_sentence(event), "when": event_when(event)}
+
+
 def render(outgoing: Outgoing) -> Outgoing:
     """The message with its subject, bodies and .ics rendered now; a message without payload as it is."""
     payload = outgoing.payload
@@ -202,9 +208,12 @@ def render(outgoing: Outgoing) -> Outgoing:
     facts = dict(payload.get("facts") or {})
     template = payload["template"]
     link = _link(payload.get("link"), event, invitation, registration)
+    with force_locale(outgoing.language):
+        # The same for every message of a batch about this meeting in this language (the claim loaded it once).
+        about = render_cache.once(("event", id(event), event.id, event.updated_at, outgoing.language),
+                                  lambda: _about(event))
     context = {
-        "event": event, "place": ical.location(event), "event_url": links.event_page(event.id),
-        "ics_url": links.event_ics(event.id), "footer": funding_sentence(event), "link": link,
+        **about, "event": event, "link": link,
         "queue_position": facts.get("queue_position"), "change": facts.get("change"),
         "previous": facts.get("previous"), "method_cancel": facts.get("method_cancel", False),
         "changed": set(facts.get("changed") or ()),
@@ -225,7 +234,6 @@ def render(outgoing: Outgoing) -> Outgoing:
         context["certificates"], files = _certificate_files(event, facts.get("certificates"))
     attendee = None
     with force_locale(outgoing.language):
-        context["when"] = event_when(event)
         if template == "declaration_copy":
             context["channel_label"] = _channel_label(registration)
         if template == "deadline_summary":
