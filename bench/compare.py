@@ -14,7 +14,12 @@ three runs that alternate which side goes first:
   that has nothing to send is its own row (the baseline's: Python importing smtplib);
 - the 2,000-meeting public feed (warm: after each worker served it once) vs raw icalendar building the same VEVENTs;
 - feed revalidation (If-None-Match, 304) latency;
-- the home page and the organiser's dashboard with 2,000 meetings.
+- the home page and the organiser's dashboard with 2,000 meetings;
+- from scripts of their own, run per backend with the same number of runs: 10,000 due reminders planned and
+  delivered through `flask tick` at the default 30 s tick against an INSERT … SELECT and raw smtplib, and an idle
+  tick (bench/reminders_at_scale.py); a meeting with 350 invitations and 1,000 declarations: the organiser's
+  overview, declarations, attendance and CSV against the same queries with bare templates
+  (bench/organiser_pages.py). Their runs' details go to standard error.
 
 It prints project / baseline / ratio per row, each the median of the runs. The
 ratio is always "how fast the project is relative to the baseline" (rates:
@@ -524,7 +529,7 @@ def run_backend(backend: str, args) -> tuple[str, bool]:
                 gunicorn("wsgi:app", url, args.workers) as project_port, \
                 gunicorn("baseline_app:app", url, args.workers, HERE) as baseline_port:
             bench = Bench(setup, project_port, baseline_port, sink, args.quick)
-            bench.only = args.only
+            bench.only = [measure for measure in args.only if measure in Bench.MEASURES] if args.only else None
             for number in range(args.runs):
                 started = time.perf_counter()
                 bench.run(number)
@@ -536,22 +541,58 @@ def run_backend(backend: str, args) -> tuple[str, bool]:
     return text, not broken
 
 
+# Measures of their own scripts, each run per backend; their "ROW" lines join the table.
+SCRIPTS = ("reminders", "organiser")
+
+
+def script_rows(backend: str, args) -> tuple[str, bool]:
+    """The rows of bench/reminders_at_scale.py and bench/organiser_pages.py for this backend (their other
+    output, the runs' details, goes to standard error)."""
+    commands = []
+    if "reminders" in (args.only or SCRIPTS):
+        commands.append([sys.executable, str(HERE / "reminders_at_scale.py"), "--backend", backend,
+                         "--runs", str(args.runs), "--postgres", args.postgres_url])
+    if "organiser" in (args.only or SCRIPTS):
+        commands.append([sys.executable, str(HERE / "organiser_pages.py"), "--runs", str(args.runs)]
+                        + (["--database", args.postgres_url] if backend == "postgresql" else []))
+    lines, fine = [], True
+    for command in commands:
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+        print(result.stderr[-4000:] + result.stdout, file=sys.stderr, flush=True)
+        if result.returncode != 0:
+            lines.append(f"problem: {Path(command[1]).name} exited with {result.returncode}")
+            fine = False
+        for line in result.stdout.splitlines():
+            if not line.startswith("ROW "):
+                continue
+            fields = line[4:].split("\t") if "\t" in line else line[4:].rsplit(None, 3)
+            name, project, baseline, ratio = (fields + ["", "", ""])[:4]
+            lines.append(f"{name:<48} {project:>10} {baseline:>10} {ratio:>7}")
+            if "must be 0" in name and project.strip() not in ("0", "0.0"):
+                fine = False
+    return "\n".join(lines), fine
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="one run, fewer requests")
     parser.add_argument("--runs", type=int, default=None, help="alternating runs (default 3, 1 with --quick)")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--only", nargs="+", choices=Bench.MEASURES, help="these measures only (while working)")
+    parser.add_argument("--only", nargs="+", choices=Bench.MEASURES + SCRIPTS,
+                        help="these measures only (while working)")
     parser.add_argument("--postgres-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args(argv)
     args.runs = args.runs or (1 if args.quick else 3)
     ok = True
     for backend in (("postgresql", "sqlite") if args.backend == "both" else (args.backend,)):
-        text, fine = run_backend(backend, args)
-        print(text, flush=True)
-        ok = ok and fine
+        text, fine = "", True
+        if not args.only or set(args.only) & set(Bench.MEASURES):
+            text, fine = run_backend(backend, args)
+        rows, rows_fine = script_rows(backend, args)
+        print("\n".join(part for part in (text or f"== {backend}", rows) if part), flush=True)
+        ok = ok and fine and rows_fine
     return 0 if ok else 1
 
 

@@ -4,24 +4,25 @@ For each database (a throw-away PostgreSQL database and a SQLite file) it
 migrates a fresh schema, seeds MEETINGS meetings whose 3-day deadline reminder
 fell due a few seconds ago with INVITEES non-responding invitees each (plus
 IDLE_MEETINGS upcoming meetings with invitees whose reminders are not due), and
-measures:
+measures, in `--runs` runs (3) on fresh due reminders that alternate which side goes first:
 
 - the project through the clock: `flask --app wsgi tick` run as the clock
   would (every SCHEDULER_TICK_SECONDS, 30 s by default) until every reminder
-  reached the sink; wall time from the first tick to the last message, and
-  each tick's own time;
-- plan time alone: the planner in this process on a second, identical set of
-  meetings (then delivered by ticks too, not timed);
-- an idle tick (`plan_due_reminders` + `dispatch_due` with nothing due), the
-  median of 5;
+  reached the sink, starting with nothing planned; wall time from the first
+  tick to the last message, and each tick's own time and counts;
 - the raw baseline: one INSERT … SELECT of the same rows into a scratch table,
-  and raw smtplib on one connection sending 10,000 simple messages.
+  and raw smtplib on one connection sending 10,000 simple messages;
+- at the end, an idle tick (`plan_due_reminders` + `dispatch_due` with nothing
+  due), the median of 5.
+
+The last lines (`ROW name<TAB>project<TAB>baseline<TAB>ratio`) are the medians
+`bench/compare.py` (`make bench`) adds to its table.
 
 Duplicates and misses are counted from what the sink received (it runs as a
 separate process and writes one line per recipient). Only loopback addresses
 are used.
 
-    python bench/reminders_at_scale.py [--backend both|postgresql|sqlite] [--invitees 500] [--meetings 20]
+    python bench/reminders_at_scale.py [--backend both|postgresql|sqlite] [--runs 3] [--invitees 500] [--meetings 20]
 """
 from __future__ import annotations
 
@@ -54,7 +55,6 @@ IDLE_INVITEES = 200
 # --- the sink: a separate process, so it does not share the dispatcher's interpreter ---------------
 
 def run_sink(port: int, out: str) -> None:
-    import asyncio  # noqa: F401
     from aiosmtpd.controller import Controller
 
     handle = open(out, "a", buffering=1)
@@ -186,9 +186,9 @@ def idle_tick(app) -> float:
     return statistics.median(times)
 
 
-def baseline(url: str, port: int, expected: int) -> dict:
-    """The physically necessary work: one INSERT … SELECT of the rows, raw smtplib on one connection."""
-    from sqlalchemy import create_engine, text
+def baseline(url: str, port: int, event_ids: list[int], tag: str) -> dict:
+    """The physically necessary work: one INSERT … SELECT of this run's rows, raw smtplib on one connection."""
+    from sqlalchemy import bindparam, create_engine, text
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     started = time.perf_counter()
@@ -196,12 +196,13 @@ def baseline(url: str, port: int, expected: int) -> dict:
         connection.execute(text("CREATE TABLE IF NOT EXISTS bench_outbox (key varchar(300) PRIMARY KEY, "
                                 "recipient varchar(254), subject varchar(400))"))
         connection.execute(text(
-            "INSERT INTO bench_outbox (key, recipient, subject) SELECT 'reminder:' || CAST(id AS VARCHAR), email, "
-            "'Przypomnienie' FROM invitations WHERE 1 = 1 ON CONFLICT (key) DO NOTHING"))
+            "INSERT INTO bench_outbox (key, recipient, subject) SELECT :tag || CAST(id AS VARCHAR), email, "
+            "'Przypomnienie' FROM invitations WHERE event_id IN :ids ON CONFLICT (key) DO NOTHING")
+            .bindparams(bindparam("ids", expanding=True)), {"tag": f"reminder:{tag}:", "ids": event_ids})
     plan = time.perf_counter() - started
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT key, recipient, subject FROM bench_outbox LIMIT :n"),
-                                  {"n": expected}).all()
+        rows = connection.execute(text("SELECT key, recipient, subject FROM bench_outbox WHERE key LIKE :prefix"),
+                                  {"prefix": f"reminder:{tag}:%"}).all()
     engine.dispose()
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as smtp:
@@ -213,56 +214,69 @@ def baseline(url: str, port: int, expected: int) -> dict:
             message["Message-ID"] = f"<{key.replace(':', '.')}@bench.local>"
             message.set_content("Przypominamy o terminie składania deklaracji.\n")
             smtp.send_message(message)
-    return {"plan": plan, "send": time.perf_counter() - started}
+    return {"plan": plan, "send": time.perf_counter() - started, "count": len(rows)}
+
+
+def _event_ids(app, tag: str) -> list[int]:
+    from sqlalchemy import select
+
+    from scheduler.extensions import db
+    from scheduler.invitations.models import Invitation
+
+    with app.app_context():
+        ids = sorted(set(db.session.execute(select(Invitation.event_id)
+                                            .where(Invitation.email.like(f"pcpr-{tag}-%"))).scalars()))
+        db.session.remove()
+    return ids
 
 
 def run_backend(backend: str, args) -> str:
+    """`args.runs` runs, each on fresh due reminders, alternating whether the project or the baseline goes first."""
     from scheduler import create_app
     from scheduler.extensions import db
-    from scheduler.notifications.reminder_planner import plan_due_reminders
 
     expected = args.meetings * args.invitees
     lines = [f"== {backend}: {args.meetings} meetings x {args.invitees} invitees = {expected} due reminders, "
-             f"plus {IDLE_MEETINGS} x {IDLE_INVITEES} not due"]
+             f"plus {IDLE_MEETINGS} x {IDLE_INVITEES} not due; {args.runs} alternating runs"]
+    project, raw, faults = [], [], []
     with ld.fresh_database(backend, args.postgres) as url, Sink() as sink:
         ld.migrate(url)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": sink.port})
         seed(app, IDLE_MEETINGS, IDLE_INVITEES, due=False, tag="idle")
-
-        # 1. Plan time alone, in this process.
-        emails = seed(app, args.meetings, args.invitees, due=True, tag="a")
-        with app.app_context():
-            started = time.perf_counter()
-            counts = plan_due_reminders()
-            plan_seconds = time.perf_counter() - started
-            db.session.remove()
-        lines.append(f"plan (in process): {plan_seconds:.2f} s, {counts}")
-        run = through_the_clock(url, sink, expected)
-        lines.append(f"  … delivered by ticks in {run['seconds']:.1f} s")
-        sink.reset()
-
-        # 2. Through the clock from nothing planned: what the issue's goal measures.
-        emails = seed(app, args.meetings, args.invitees, due=True, tag="b")
-        run = through_the_clock(url, sink, expected)
-        received = [address for address in sink.received() if "-b-" in address]
-        counts = Counter(received)
-        duplicates = sum(n - 1 for n in counts.values() if n > 1)
-        misses = len(set(emails) - set(counts))
-        lines.append(f"through `flask tick` every 30 s: all {len(counts)} delivered in {run['seconds']:.1f} s "
-                     f"({len(counts) / run['seconds']:.0f} msg/s); duplicates {duplicates}, misses {misses}")
-        for seconds, output in run["ticks"]:
-            lines.append(f"  tick {seconds:6.2f} s  {output}")
+        for number in range(args.runs):
+            tag = f"r{number}"
+            emails = seed(app, args.meetings, args.invitees, due=True, tag=tag)
+            for side in (("project", "baseline") if number % 2 == 0 else ("baseline", "project")):
+                sink.reset()
+                if side == "project":
+                    # Through the clock from nothing planned: `flask tick` every 30 s until all arrived.
+                    run = through_the_clock(url, sink, expected)
+                    counts = Counter(address for address in sink.received() if f"-{tag}-" in address)
+                    duplicates = sum(n - 1 for n in counts.values() if n > 1)
+                    misses = len(set(emails) - set(counts))
+                    project.append(run["seconds"])
+                    faults.append(duplicates + misses)
+                    lines.append(f"run {number + 1}: project {run['seconds']:.1f} s "
+                                 f"({len(counts) / run['seconds']:.0f} msg/s), duplicates {duplicates}, "
+                                 f"misses {misses}")
+                    for seconds, output in run["ticks"]:
+                        lines.append(f"  tick {seconds:6.2f} s  {output}")
+                else:
+                    result = baseline(url, sink.port, _event_ids(app, tag), tag)
+                    raw.append(result["plan"] + result["send"])
+                    lines.append(f"run {number + 1}: baseline INSERT … SELECT {result['plan']:.2f} s, smtplib one "
+                                 f"connection {result['send']:.1f} s ({result['count'] / result['send']:.0f} msg/s)")
         with app.app_context():
             idle = idle_tick(app)
             db.session.remove()
-        lines.append(f"idle tick (median of 5, {IDLE_MEETINGS * IDLE_INVITEES + 2 * expected} invitations "
-                     f"in the database): {idle * 1000:.1f} ms")
-        sink.reset()
-        raw = baseline(url, sink.port, expected)
-        lines.append(f"raw baseline: INSERT … SELECT {raw['plan']:.2f} s, smtplib one connection {raw['send']:.1f} s "
-                     f"({expected / raw['send']:.0f} msg/s); total {raw['plan'] + raw['send']:.1f} s")
-        with app.app_context():
             db.engine.dispose()
+    p, b = statistics.median(project), statistics.median(raw)
+    lines.append(f"idle tick (median of 5, {IDLE_MEETINGS * IDLE_INVITEES + args.runs * expected} invitations "
+                 f"in the database): {idle * 1000:.1f} ms")
+    lines.append(f"ROW {expected} due reminders, planned + delivered (s)\t{p:.1f}\t{b:.1f}\t{b / p:.2f}")
+    lines.append(f"ROW   duplicates + misses (must be 0)\t{max(faults)}\t0\t")
+    lines.append(f"ROW idle tick, {IDLE_MEETINGS * IDLE_INVITEES + args.runs * expected} invitations (ms)\t"
+                 f"{idle * 1000:.1f}\t\t")
     return "\n".join(lines)
 
 
@@ -271,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["both", "postgresql", "sqlite"], default="both")
     parser.add_argument("--meetings", type=int, default=20)
     parser.add_argument("--invitees", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=3, help="alternating runs; the median is reported")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL",
                                                               "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--sink", nargs=2, help=argparse.SUPPRESS)

@@ -11,6 +11,7 @@ from flask_babel import refresh as babel_refresh
 from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+FACTORY = "scheduler.factory"
 
 
 def _select_locale() -> str:
@@ -157,6 +158,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(clock_cli)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(privacy_bp)
+    # How to build this application again in a new process (the dispatcher's helper processes), so features
+    # need not import the package that builds them.
+    app.extensions[FACTORY] = create_app
     if serving_with_flask_run():
         start_clock(app)  # gunicorn starts it per worker in gunicorn.conf.py
     return app

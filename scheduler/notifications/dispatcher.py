@@ -85,7 +85,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Callable
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -291,7 +291,8 @@ class _HelperProcesses:
         until = time.time() + shared.stop_at - time.monotonic()
         try:
             self.pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
-            self.futures = [self.pool.submit(_helper_process, config, f"{worker_id}/p{number}", now, until)
+            factory = app.extensions["scheduler.factory"]  # create_app, set by it (see scheduler/__init__.py)
+            self.futures = [self.pool.submit(_helper_process, factory, config, f"{worker_id}/p{number}", now, until)
                             for number in range(1, count + 1)]
         except (OSError, RuntimeError) as exc:  # no processes to be had: this one carries on alone
             log.warning("could not start dispatcher processes (%s); this process sends alone", exc)
@@ -320,11 +321,10 @@ def _backlog(now: datetime, at_least: int) -> bool:
         return connection.execute(select(func.count()).select_from(bounded)).scalar_one() >= at_least
 
 
-def _helper_process(config: dict, worker_id: str, now: datetime | None, until: float) -> dict[str, int]:
-    """A helper process's pass, in a fresh interpreter: the application as the caller configured it."""
-    from .. import create_app  # the package root builds the application; this runs only in the new process
-
-    app = create_app({**config, "MAIL_DRAIN_SECONDS": max(0.0, until - time.time())})
+def _helper_process(factory: Callable[[dict], Flask], config: dict, worker_id: str, now: datetime | None,
+                    until: float) -> dict[str, int]:
+    """A helper process's pass, in a fresh interpreter: the application built again as the caller configured it."""
+    app = factory({**config, "MAIL_DRAIN_SECONDS": max(0.0, until - time.time())})
     with app.app_context():
         try:
             return dispatch_due(now=now, worker_id=worker_id)
