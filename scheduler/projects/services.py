@@ -5,7 +5,7 @@ import base64
 import hashlib
 import io
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, or_, select
@@ -171,6 +171,15 @@ def set_logo_strip(user: User, project: Project, data: bytes | None, *, commit: 
     if commit:
         db.session.commit()
     return project
+
+
+def logo_strip_url(project: Project | None) -> str | None:
+    """The strip's address for a page (the SVG when there is one, sharp at any size; else the PNG), or None.
+    The version in the query string lets browsers keep it until it is replaced."""
+    if project is None or not project.logo_strip_version:
+        return None
+    endpoint = "projects.logo_strip_svg" if project.logo_strip_is_svg else "projects.logo_strip"
+    return url_for(endpoint, project_id=project.id, v=project.logo_strip_version)
 
 
 def logo_strip_data_uri(project: Project | None) -> str | None:

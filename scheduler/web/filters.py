@@ -10,7 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from ..events.reminder_settings import describe_offset
-from ..projects.services import footer_project
+from ..projects.services import footer_project, logo_strip_url
 from ..human_time import (calendar_date, duration_words, event_when, local_date, local_datetime, local_time,
                           zone_name)
 
@@ -59,6 +59,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["csrf_field"] = csrf_field
     app.jinja_env.globals["row_url"] = row_url
     app.jinja_env.globals["footer_project"] = _footer_project
+    app.jinja_env.globals["logo_strip_url"] = logo_strip_url
 
     @app.context_processor
     def _footer():
