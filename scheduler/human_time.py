@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from babel import Locale
 from babel.dates import format_datetime, format_interval, format_skeleton, get_timezone_location
-from flask_babel import get_locale, lazy_gettext as _l, ngettext
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 from pydantic import TypeAdapter, ValidationError
 
 from .timeutil import LocalTimeError, zone
@@ -162,3 +162,16 @@ def _unit_words(unit: str, n: int) -> str:
 def duration_words(offset: str | timedelta) -> str:
     """'3 dni', '1 dzień', '2 godziny', '5 godzin', '1 tydzień', '1 dzień 12 godzin' (or English)."""
     return " ".join(_unit_words(unit, n) for unit, n in duration_parts(offset))
+
+
+_NEXT_UNIT = {"days": "hours", "hours": "minutes"}
+
+
+def countdown_words(left: timedelta) -> str:
+    """A countdown at a glance, its largest unit and the next one: '3 days 4 hours', '1 hour 5 minutes',
+    '12 minutes' (seconds are not shown; under a minute: 'less than a minute')."""
+    parts = [(unit, n) for unit, n in duration_parts(left) if unit != "seconds"]
+    if not parts:
+        return _("less than a minute")
+    shown = parts[:1] + [part for part in parts[1:2] if part[0] == _NEXT_UNIT.get(parts[0][0])]
+    return " ".join(_unit_words(unit, n) for unit, n in shown)

@@ -79,6 +79,8 @@ def test_time_left_to_the_deadline_in_words(app):
         assert describe_time_left(overview.time_left) == "3 days 4 hours"
         assert describe_time_left(timedelta(hours=1, minutes=5)) == "1 hour 5 minutes"
         assert describe_time_left(timedelta(minutes=12, seconds=30)) == "12 minutes"
+        assert describe_time_left(timedelta(days=3, minutes=5)) == "3 days"  # the largest unit and the next only
+        assert describe_time_left(timedelta(days=1, hours=2, minutes=5)) == "1 day 2 hours"
         assert describe_time_left(timedelta(seconds=20)) == "less than a minute"
         after = event_overview(event, event.declaration_deadline + timedelta(seconds=1))
         assert after.deadline_passed and describe_time_left(after.time_left) == "deadline passed"

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, selectinload
 
@@ -21,6 +20,7 @@ from ..database import utcnow
 from ..errors import NotFound
 from ..events.models import Event, InstitutionCategory
 from ..extensions import db
+from ..human_time import countdown_words
 from ..invitations.models import Invitation
 from ..seats import occupancy
 from .models import ACTIVE_STATUSES, Participant, Registration, RegistrationStatus, Scan
@@ -224,23 +224,7 @@ def describe_time_left(left: timedelta | None) -> str:
     """'3 days 4 hours', '5 hours 10 minutes', '12 minutes', or 'deadline passed'."""
     if left is None or left < timedelta(0):
         return _("deadline passed")
-    minutes_total = int(left.total_seconds()) // 60
-    days, rest = divmod(minutes_total, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = []
-    if days:
-        parts.append(ngettext("%(num)d day", "%(num)d days", days))
-        if hours:
-            parts.append(ngettext("%(num)d hour", "%(num)d hours", hours))
-    elif hours:
-        parts.append(ngettext("%(num)d hour", "%(num)d hours", hours))
-        if minutes:
-            parts.append(ngettext("%(num)d minute", "%(num)d minutes", minutes))
-    elif minutes:
-        parts.append(ngettext("%(num)d minute", "%(num)d minutes", minutes))
-    else:
-        return _("less than a minute")
-    return " ".join(parts)
+    return countdown_words(left)
 
 
 @dataclass
