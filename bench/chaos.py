@@ -30,7 +30,9 @@ or connections terminated); recovered (seconds from the end of the fault
 until the last message was delivered; for the 40-minute outage in the
 clock's time). A message accepted by the sink whose "sent" was not yet
 committed when the process or its connection died goes out again with the
-same Message-ID: at most one duplicate per fault is the documented limit.
+same Message-ID: the documented limit is one duplicate per fault and per
+batch the dying process was sending (MAIL_DISPATCH_THREADS on PostgreSQL, one
+on SQLite), times MAIL_SENT_GROUP_SIZE.
 
     python bench/chaos.py            # about 8 minutes: production lease (60 s) and back-off (60 s)
     python bench/chaos.py --quick    # 1-2 minutes: lease, back-off and tick scaled down (printed)
@@ -38,7 +40,7 @@ same Message-ID: at most one duplicate per fault is the documented limit.
 Settings come from config.py's environment variables; the run passes its
 own to the clock processes (printed at the start). Only loopback addresses
 are used. Exit status 1 if any message was lost, or more were duplicated
-than there were faults.
+than that limit allows.
 """
 from __future__ import annotations
 
@@ -365,10 +367,11 @@ class Row:
     recovered: str = "-"
     note: str = ""
     problems: list[str] = field(default_factory=list)
+    window: int = 1  # messages one fault may send again (see the module's docstring)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.duplicated <= self.faults and not self.problems
+        return self.lost == 0 and self.duplicated <= self.faults * self.window and not self.problems
 
 
 class Run:
@@ -385,6 +388,10 @@ class Run:
         self.outbox = Outbox(database_url, sink.port)
         self.lease = int(self.env.get("MAIL_CLAIM_LEASE_SECONDS") or self.outbox.app.config["MAIL_CLAIM_LEASE_SECONDS"])
         self.retry_max = int(self.env.get("MAIL_OUTAGE_RETRY_MAX_SECONDS") or self.outbox.app.config["MAIL_OUTAGE_RETRY_MAX_SECONDS"])
+        setting = lambda name: int(self.env.get(name) or self.outbox.app.config[name])  # noqa: E731
+        # A dying process can leave one group of accepted, unmarked messages per batch it was sending.
+        self.window = setting("MAIL_SENT_GROUP_SIZE") * (setting("MAIL_DISPATCH_THREADS") if backend == "postgresql"
+                                                          else 1)
 
     def clocks(self, name: str) -> Clocks:
         directory = self.log_dir / f"{self.backend}-{name}"
@@ -412,7 +419,8 @@ class Run:
         distinct = {mid for mid, _at in arrivals}
         statuses = self.outbox.statuses(event_id)
         row = Row(self.backend, scenario, queued=len(ids), sent=statuses["sent"], delivered=len(distinct),
-                  duplicated=len(arrivals) - len(distinct), lost=len(ids - distinct), faults=faults)
+                  duplicated=len(arrivals) - len(distinct), lost=len(ids - distinct), faults=faults,
+                  window=self.window)
         others = {status: n for status, n in statuses.items() if status != "sent" and n}
         if others:
             row.note = "not sent: " + ", ".join(f"{n} {status}" for status, n in sorted(others.items()))
@@ -580,9 +588,10 @@ def run_backend(backend: str, mode: dict, postgres_url: str, log_dir: Path, only
 
 
 def table(rows: list[Row]) -> str:
-    head = ("backend", "scenario", "queued", "sent", "delivered", "duplicated", "lost", "faults", "recovered", "note")
+    head = ("backend", "scenario", "queued", "sent", "delivered", "duplicated", "lost", "faults", "dup. limit",
+            "recovered", "note")
     cells = [head] + [(r.backend, r.scenario, str(r.queued), str(r.sent), str(r.delivered), str(r.duplicated),
-                       str(r.lost), str(r.faults), r.recovered, r.note) for r in rows]
+                       str(r.lost), str(r.faults), str(r.faults * r.window), r.recovered, r.note) for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(widths[i]) if i < 2 or i == len(head) - 1 else cell.rjust(widths[i])
                        for i, cell in enumerate(row)).rstrip() for row in cells]
@@ -631,7 +640,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [row for row in rows if not row.ok]
     for row in bad:
         print(f"\nFAILED {row.backend} {row.scenario}: lost {row.lost}, duplicated {row.duplicated} "
-              f"(faults {row.faults})")
+              f"(faults {row.faults}, at most {row.window} per fault)")
         for problem in row.problems:
             print(problem)
     return 1 if bad else 0

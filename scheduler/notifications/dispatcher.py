@@ -57,12 +57,13 @@ Exactly once, with one honest limit: if the process dies after the SMTP
 server accepted a message but before "sent" is committed, the lease expires
 and the message goes out again, with the same Message-ID (fixed when it was
 planned), which receiving systems use to drop duplicates. The window is one
-group of marks long: by default (MAIL_SENT_GROUP_SIZE = 1) one message. A
-larger group (at most MAIL_SENT_GROUP_SIZE messages accepted in the last
-MAIL_SENT_GROUP_SECONDS before the process died) roughly doubles the rate,
-since one UPDATE per group replaces a commit per message, at the price of a
-window that many messages wide. The same holds when the connection drops
-after a message's data was sent. No design without two-phase commit with the mail
+group of marks long per batch being sent: by default (MAIL_SENT_GROUP_SIZE =
+1) one message per thread of the dying process. A larger group (at most
+MAIL_SENT_GROUP_SIZE messages accepted in the last MAIL_SENT_GROUP_SECONDS
+before the process died) roughly doubles the rate, since one UPDATE per group
+replaces a commit per message, at the price of a window that many messages
+wide. The same holds when the connection drops after a message's data was
+sent. No design without two-phase commit with the mail
 server does better.
 
 Checks before sending: features may register a function that says why a
