@@ -548,15 +548,16 @@ SCRIPTS = ("reminders", "organiser")
 def script_rows(backend: str, args) -> tuple[str, bool]:
     """The rows of bench/reminders_at_scale.py and bench/organiser_pages.py for this backend (their other
     output, the runs' details, goes to standard error)."""
-    commands = []
+    commands = []  # (command, how its row names read in the table)
     if "reminders" in (args.only or SCRIPTS):
-        commands.append([sys.executable, str(HERE / "reminders_at_scale.py"), "--backend", backend,
-                         "--runs", str(args.runs), "--postgres", args.postgres_url])
+        commands.append(([sys.executable, str(HERE / "reminders_at_scale.py"), "--backend", backend,
+                          "--runs", str(args.runs), "--postgres", args.postgres_url], "{}"))
     if "organiser" in (args.only or SCRIPTS):
-        commands.append([sys.executable, str(HERE / "organiser_pages.py"), "--runs", str(args.runs)]
-                        + (["--database", args.postgres_url] if backend == "postgresql" else []))
+        commands.append(([sys.executable, str(HERE / "organiser_pages.py"), "--runs", str(args.runs)]
+                         + (["--database", args.postgres_url] if backend == "postgresql" else []),
+                         "1,000 declarations: {} page (ms)"))
     lines, fine = [], True
-    for command in commands:
+    for command, label in commands:
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
         print(result.stderr[-4000:] + result.stdout, file=sys.stderr, flush=True)
         if result.returncode != 0:
@@ -567,6 +568,7 @@ def script_rows(backend: str, args) -> tuple[str, bool]:
                 continue
             fields = line[4:].split("\t") if "\t" in line else line[4:].rsplit(None, 3)
             name, project, baseline, ratio = (fields + ["", "", ""])[:4]
+            name = label.format(name)
             lines.append(f"{name:<48} {project:>10} {baseline:>10} {ratio:>7}")
             if "must be 0" in name and project.strip() not in ("0", "0.0"):
                 fine = False
