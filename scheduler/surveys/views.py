@@ -3,22 +3,28 @@ results."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 from flask_login import current_user, login_required
 
+from ..auth.models import User
 from ..errors import InvalidState, ValidationFailed
+from ..events.models import Event
 from ..events.services import get_managed_event
 from ..spreadsheets import table_download
 from ..web.confirm import confirmed, page_values
 from .forms import rearrange, rows_from, rows_of
 from .models import QUESTION_TYPE_LABELS, SurveyRound
 from .services import (MAX_CHOICE_TEXT, MAX_CHOICES, MAX_QUESTION_TEXT, MAX_QUESTIONS, SCALE, AlreadyAnswered,
-                       QuestionsFrozen, answer, is_frozen, open_survey, pre_test_recipients, pre_test_refusal,
-                       questions_of, responses_table, results, round_counts, save_questions, send_pre_test,
-                       send_survey, survey_of, survey_recipients, survey_refusal)
+                       QuestionsFrozen, Recipient, answer, is_frozen, open_survey, pre_test_recipients,
+                       pre_test_refusal, questions_of, responses_table, results, round_counts, save_questions,
+                       send_pre_test, send_survey, survey_of, survey_recipients, survey_refusal)
 
 bp = Blueprint("surveys", __name__)
 
@@ -108,27 +114,90 @@ def questions(event_id: int):
     return redirect(url_for("surveys.overview", event_id=event_id), 303)
 
 
+@dataclass(frozen=True)
+class _Sending:
+    """What sets sending the pre-test apart from sending the evaluation: the domain function that sends it, the
+    texts of its confirmation page (templates/surveys/confirm_round.html) and of the flash afterwards. The counted
+    texts are functions of the count, so that ngettext picks the plural form when they are shown."""
+    endpoint: str
+    send: Callable[[User, Event], int]
+    heading: LazyString
+    confirm_label: LazyString
+    about_label: LazyString
+    about: Callable[[int], str]
+    nobody: LazyString
+    consequences: tuple[LazyString, ...]  # the list items after the one naming the recipients
+    sent: Callable[[int], str]
+    all_sent: LazyString
+
+
+_EVALUATION = _Sending(
+    endpoint="surveys.send",
+    send=send_survey,
+    heading=_l("Send the survey?"),
+    confirm_label=_l("Yes, send the survey"),
+    about_label=_l("Evaluation survey"),
+    about=lambda num: ngettext("%(num)d person present without a link yet",
+                               "%(num)d people present without a link yet", num),
+    nobody=_l("There is nobody to send it to: everyone marked present already has a link to the survey, or nobody "
+              "is marked present yet."),
+    consequences=(
+        _l("The answers are anonymous: nobody, the organiser included, can see who answered what."),
+        _l("The questions can no longer be changed once the survey is sent."),
+        _l("Each person gets the survey once: people marked present later can be sent it with the same button."),
+    ),
+    sent=lambda num: ngettext("The survey was sent to %(num)d person present.",
+                              "The survey was sent to %(num)d people present.", num),
+    all_sent=_l("Everyone present has already been sent the survey."),
+)
+
+_PRE_TEST = _Sending(
+    endpoint="surveys.pre_test",
+    send=send_pre_test,
+    heading=_l("Send the pre-test?"),
+    confirm_label=_l("Yes, send the pre-test"),
+    about_label=_l("Pre-test"),
+    about=lambda num: ngettext("%(num)d participant without a link yet", "%(num)d participants without a link yet",
+                               num),
+    nobody=_l("There is nobody to send it to: every participant of a confirmed declaration already has a link to "
+              "the pre-test, or there are none."),
+    consequences=(
+        _l("The pre-test asks only the questions marked “before and after”. After the meeting, those present get "
+           "the same questions again with the evaluation, through new links."),
+        _l("The questions can no longer be changed once the pre-test is sent."),
+        _l("Each person gets the pre-test once: participants confirmed later can be sent it with the same button, "
+           "until the meeting starts."),
+    ),
+    sent=lambda num: ngettext("The pre-test was sent to %(num)d participant.",
+                              "The pre-test was sent to %(num)d participants.", num),
+    all_sent=_l("Every confirmed participant has already been sent the pre-test."),
+)
+
+
+def _send_round(event: Event, refusal: LazyString | None, recipients: list[Recipient], sending: _Sending):
+    """The confirmation page naming who gets the links, or, on its confirmed POST, the sending and back to the
+    overview. The stamp is the recipients: if they changed since the page was shown, the page comes again."""
+    stamp = ",".join(str(person.participant_id) for person in recipients) or "none"
+    possible = refusal is None and bool(recipients)
+    if not (possible and confirmed(stamp)):
+        return render_template("surveys/confirm_round.html", event=event, recipients=recipients, refusal=refusal,
+                               possible=possible, sending=sending, **page_values(stamp))
+    try:
+        count = sending.send(current_user, event)
+    except InvalidState as exc:
+        flash(str(exc.message), "error")
+    else:
+        flash(sending.sent(count) if count else str(sending.all_sent), "success" if count else "info")
+    return redirect(url_for("surveys.overview", event_id=event.id), 303)
+
+
 @bp.route("/organiser/events/<int:event_id>/survey/send", methods=["GET", "POST"])
 @login_required
 def send(event_id: int):
     """Send the evaluation to those present, from a confirmation page naming who gets it."""
     event = get_managed_event(current_user, event_id)
     refusal = survey_refusal(event)
-    recipients = survey_recipients(event) if refusal is None else []
-    stamp = ",".join(str(person.participant_id) for person in recipients) or "none"
-    possible = refusal is None and bool(recipients)
-    if not (possible and confirmed(stamp)):
-        return render_template("surveys/confirm_send.html", event=event, recipients=recipients,
-                               refusal=refusal, possible=possible, **page_values(stamp))
-    try:
-        count = send_survey(current_user, event)
-    except InvalidState as exc:
-        flash(str(exc.message), "error")
-    else:
-        flash(ngettext("The survey was sent to %(num)d person present.", "The survey was sent to %(num)d people present.",
-                       count) if count else _("Everyone present has already been sent the survey."),
-              "success" if count else "info")
-    return redirect(url_for("surveys.overview", event_id=event_id), 303)
+    return _send_round(event, refusal, survey_recipients(event) if refusal is None else [], _EVALUATION)
 
 
 @bp.route("/organiser/events/<int:event_id>/survey/pre-test", methods=["GET", "POST"])
@@ -136,23 +205,8 @@ def send(event_id: int):
 def pre_test(event_id: int):
     """Send the pre-test to confirmed participants, from a confirmation page naming who gets it."""
     event = get_managed_event(current_user, event_id)
-    survey = survey_of(event)
-    refusal = pre_test_refusal(event, survey)
-    recipients = pre_test_recipients(event) if refusal is None else []
-    stamp = ",".join(str(person.participant_id) for person in recipients) or "none"
-    possible = refusal is None and bool(recipients)
-    if not (possible and confirmed(stamp)):
-        return render_template("surveys/confirm_pre_test.html", event=event, recipients=recipients,
-                               refusal=refusal, possible=possible, **page_values(stamp))
-    try:
-        count = send_pre_test(current_user, event)
-    except InvalidState as exc:
-        flash(str(exc.message), "error")
-    else:
-        flash(ngettext("The pre-test was sent to %(num)d participant.",
-                       "The pre-test was sent to %(num)d participants.", count) if count else _("Every confirmed participant has already been sent the pre-test."),
-              "success" if count else "info")
-    return redirect(url_for("surveys.overview", event_id=event_id), 303)
+    refusal = pre_test_refusal(event, survey_of(event))
+    return _send_round(event, refusal, pre_test_recipients(event) if refusal is None else [], _PRE_TEST)
 
 
 @bp.get("/organiser/events/<int:event_id>/survey.<any(csv, xlsx):kind>")
