@@ -8,10 +8,9 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
 from flask_babel import refresh as babel_refresh
 
-from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from .extensions import APP_FACTORY, babel, csrf, db, limiter, login_manager, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-FACTORY = "scheduler.factory"
 
 
 def _select_locale() -> str:
@@ -158,9 +157,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(clock_cli)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(privacy_bp)
-    # How to build this application again in a new process (the dispatcher's helper processes), so features
-    # need not import the package that builds them.
-    app.extensions[FACTORY] = create_app
+    app.extensions[APP_FACTORY] = create_app
     if serving_with_flask_run():
         start_clock(app)  # gunicorn starts it per worker in gunicorn.conf.py
     return app

@@ -11,6 +11,10 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so Alembic migrations are reproducible on SQLite and PostgreSQL.
+# Where create_app leaves itself in app.extensions: how to build this application again in a new process (the
+# dispatcher's helper processes), without features importing the package that builds them.
+APP_FACTORY = "scheduler.factory"
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",

@@ -94,7 +94,7 @@ from sqlalchemy.orm import selectinload
 
 from ..database import utcnow
 from ..events.models import Event
-from ..extensions import db
+from ..extensions import APP_FACTORY, db
 from ..invitations.models import Invitation
 from ..registration.models import Registration
 from ..errors import InvalidState
@@ -292,7 +292,7 @@ class _HelperProcesses:
         until = time.time() + shared.stop_at - time.monotonic()
         try:
             self.pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
-            factory = app.extensions["scheduler.factory"]  # create_app, set by it (see scheduler/__init__.py)
+            factory = app.extensions[APP_FACTORY]  # create_app, which put itself there
             self.futures = [self.pool.submit(_helper_process, factory, config, f"{worker_id}/p{number}", now, until)
                             for number in range(1, count + 1)]
         except (OSError, RuntimeError) as exc:  # no processes to be had: this one carries on alone
